@@ -1,0 +1,1 @@
+"""cb_pipeline: statutory returns pipeline."""

@@ -1,0 +1,1 @@
+"""Shared building blocks: settings, periods, warehouse, ingest engine, SQL model runner, workbook."""

@@ -1,0 +1,125 @@
+{#- Code lists of metrics.md, written once here and reused by every hes_apc metric. -#}
+{%- macro code_list(codes) -%}
+({% for c in codes %}'{{ c }}'{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro -%}
+{%- macro number_range(prefix, first, last, width) -%}
+({% for n in range(first, last + 1) %}'{{ prefix }}{{ ('%0' ~ width ~ 'd') % n }}'{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro -%}
+{%- set secondary = [
+    'diag_4_02', 'diag_4_03', 'diag_4_04', 'diag_4_05', 'diag_4_06', 'diag_4_07', 'diag_4_08',
+    'diag_4_09', 'diag_4_10', 'diag_4_11', 'diag_4_12', 'diag_4_13', 'diag_4_14', 'diag_4_15',
+    'diag_4_16', 'diag_4_17', 'diag_4_18', 'diag_4_19', 'diag_4_20'] -%}
+
+with episodes as (
+
+    select * from {{ ref('stg_hes_apc__episodes') }}
+
+),
+
+lookup as (
+
+    select * from {{ ref('stg_reference__lsoa_localities') }}
+
+),
+
+flagged as (
+
+    select
+        episodes.*,
+        lookup.la_code as hwb_code,
+        lookup.locality_code,
+        cast(date_trunc('month', episodes.admidate) as date) as admission_month,
+
+        -- metrics.md: emergency = ADMIMETH starting with 2 (21-28, 2A-2D)
+        coalesce(left(episodes.admimeth, 1) = '2', false) as is_emergency,
+
+        -- nea's admission methods (note 81 is included, 2x are listed one by one)
+        coalesce(episodes.admimeth in {{ code_list(['21', '22', '23', '24', '25', '28', '2A', '2B', '2C', '2D', '81']) }}, false)
+            as is_nea_admission_method,
+
+        -- nea's TRETSPEF exclusions; an empty or non-numeric TRETSPEF is never excluded
+        coalesce(
+            episodes.tretspef in {{ code_list(['199', '223', '290', '291', '331', '344', '345', '346', '424', '499', '501', '504', '560', '840', '920']) }}
+            or episodes.tretspef in {{ number_range('', 650, 662, 3) }}
+            or episodes.tretspef in {{ number_range('', 700, 799, 3) }},
+            false
+        ) as is_tretspef_excluded,
+
+        -- admitted from another NHS hospital
+        coalesce(episodes.admisorc in {{ code_list(['51', '52', '53']) }}, false) as is_transfer_in,
+
+        -- admitted from a care home (dash_ch_admit)
+        coalesce(episodes.admisorc in {{ code_list(['54', '55', '56', '65', '85']) }}, false) as is_care_home_source,
+
+        -- falls65: primary diagnosis an injury S00-T98
+        coalesce(
+            left(episodes.diag_4_01, 1) = 'S'
+            or (left(episodes.diag_4_01, 1) = 'T' and substr(episodes.diag_4_01, 2, 2) in {{ number_range('', 0, 98, 2) }}),
+            false
+        ) as is_injury_primary,
+
+        -- falls65: any secondary diagnosis a fall W00-W19
+        coalesce(
+            {%- for col in secondary %}
+            left(episodes.{{ col }}, 3) in {{ number_range('W', 0, 19, 2) }}{% if not loop.last %} or{% endif %}
+            {%- endfor %},
+            false
+        ) as has_fall_secondary,
+
+        -- acsc: any diagnosis (primary or secondary) in D57 (sickle-cell disorders)
+        coalesce(
+            left(episodes.diag_4_01, 3) = 'D57'
+            {%- for col in secondary %}
+            or left(episodes.{{ col }}, 3) = 'D57'
+            {%- endfor %},
+            false
+        ) as has_sickle_cell_diagnosis,
+
+        -- acsc: any secondary diagnosis J41-J44 or J47 (the condition for J20)
+        coalesce(
+            {%- for col in secondary %}
+            left(episodes.{{ col }}, 3) in {{ code_list(['J41', 'J42', 'J43', 'J44', 'J47']) }}{% if not loop.last %} or{% endif %}
+            {%- endfor %},
+            false
+        ) as has_copd_asthma_secondary,
+
+        coalesce(left(episodes.diag_4_01, 1) = 'J', false) as is_respiratory_primary,
+
+        case
+            when episodes.startage between 65 and 69 then '65_69'
+            when episodes.startage between 70 and 74 then '70_74'
+            when episodes.startage between 75 and 79 then '75_79'
+            when episodes.startage between 80 and 84 then '80_84'
+            when episodes.startage between 85 and 89 then '85_89'
+            when episodes.startage >= 90 then '90_plus'
+        end as age_band_65_plus
+
+    from episodes
+    left join lookup
+        on episodes.lsoa11 = lookup.lsoa11_code
+
+),
+
+final as (
+
+    select
+        *,
+        -- acsc primary diagnosis list with its two conditional clauses
+        coalesce(
+            (left(diag_4_01, 4) in {{ code_list(['B180', 'B181']) }} and not has_sickle_cell_diagnosis)
+            or left(diag_4_01, 3) in {{ code_list(['E10', 'E11', 'E12', 'E13', 'E14']) }}
+            or left(diag_4_01, 4) in {{ code_list(['D501', 'D508', 'D509']) }}
+            or left(diag_4_01, 3) in {{ code_list(['D51', 'D52']) }}
+            or left(diag_4_01, 3) in {{ code_list(['F00', 'F01', 'F02', 'F03']) }}
+            or left(diag_4_01, 3) in {{ code_list(['G40', 'G41']) }}
+            or left(diag_4_01, 3) in {{ code_list(['I10', 'I20', 'I25', 'I48', 'I50']) }}
+            or left(diag_4_01, 4) in {{ code_list(['I110', 'I119', 'I130']) }}
+            or left(diag_4_01, 3) in {{ code_list(['J41', 'J42', 'J43', 'J44', 'J45', 'J46', 'J47', 'J81']) }}
+            or (left(diag_4_01, 3) = 'J20' and has_copd_asthma_secondary),
+            false
+        ) as is_acsc_diagnosis
+    from flagged
+
+)
+
+select * from final
