@@ -35,10 +35,19 @@ class Warehouse:
 
     def __init__(self, url: str, *, connect_retries: int = 5, retry_base_seconds: float = 0.5):
         self.url = _prepare_url(url)
-        self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+        if self.url.startswith("duckdb"):
+            # Closing a DuckDB file connection checkpoints it (~0.1 s); keep one open per process and
+            # release it with dispose() before another process needs the file (DuckDB has one writer).
+            self.engine = sa.create_engine(self.url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=8)
+        else:
+            self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
         self.dialect = self.engine.dialect.name  # "duckdb" or "postgresql"
         self._connect_retries = connect_retries
         self._retry_base_seconds = retry_base_seconds
+
+    def dispose(self) -> None:
+        """Close pooled connections (DuckDB: releases the file lock for other processes)."""
+        self.engine.dispose()
 
     def __repr__(self) -> str:
         return f"Warehouse({self.engine.url.render_as_string(hide_password=True)})"

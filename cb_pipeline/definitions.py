@@ -1,0 +1,48 @@
+"""The Dagster definitions: every asset, check, job and resource of the pipeline, in one place.
+
+Belongs here: assembling `Definitions` from the asset factories and modules, the job, the default
+executor and resources. `dagster dev` (workspace.yaml), `dagster asset materialize -m
+cb_pipeline.definitions` and `cb-pipeline run` all load this same graph.
+Does not: what any asset does (lib/dagster_assets.py, reference/assets.py, bcf_return/assets.py).
+"""
+
+import dagster as dg
+
+from cb_pipeline.bcf_return.assets import bcf_return_asset
+from cb_pipeline.lib import sql_models
+from cb_pipeline.lib.dagster_assets import default_resources, ingest_assets, ingest_asset_key, ingest_feed_names, sql_model_assets
+from cb_pipeline.lib.periods import fy_quarter_partitions
+from cb_pipeline.reference.assets import reference_lsoa_localities
+
+JOB_NAME = "bcf_quarterly_return_job"
+
+
+def build_defs(resource_overrides: dict | None = None, *, loggers: dict | None = None) -> dg.Definitions:
+    """The whole graph; resources default to the CB_* environment (read now), then the overrides.
+
+    `loggers` replaces Dagster's default console logger (the CLI passes its terse progress logger).
+    """
+    ingest = ingest_assets()
+    ingest_keys = [ingest_asset_key(feed) for feed in ingest_feed_names()]
+    models = sql_models.discover()
+    assets = [*ingest, reference_lsoa_localities, *sql_model_assets(ingest_keys, models),
+              bcf_return_asset(ingest_keys, set(models))]
+    job = dg.define_asset_job(
+        JOB_NAME,
+        selection=dg.AssetSelection.all(),
+        partitions_def=fy_quarter_partitions(),
+        description="Ingest every feed, load the reference lookup, build every SQL model (with its tests) and "
+                    "render the quarter's returns. Partition = quarter start date (2018-10-01 = 2018-19 Q3).",
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[job],
+        resources={**default_resources(), **(resource_overrides or {})},
+        # one process: the steps are short SQL statements against one warehouse file, so the
+        # multiprocess executor's per-step process start would cost more than the work (~5x).
+        executor=dg.in_process_executor,
+        loggers=loggers,
+    )
+
+
+defs = build_defs()

@@ -1,0 +1,1 @@
+"""Hospital admitted patient care (HES/SUS APC): the feed's contract and its Dagster asset."""

@@ -1,0 +1,484 @@
+"""The one ingest engine: landing-zone deliveries of a feed -> valid, quarantined and superseded rows.
+
+Belongs here: the order deliveries are applied in, idempotency (the ledger), whole-delivery
+rejection, running the feed's pandera rules batch by batch, pseudonymisation, loading the
+warehouse in one transaction per delivery, supersede, and the counts that reconcile. Does not:
+know any feed's columns (cb_pipeline/<feed>/feed.py) or parse values (values.py, spec.py).
+
+Memory is bounded by the batch size: a delivery is read twice (once for its keys, to find keys
+repeated anywhere in it, then for its rows), never held whole.
+"""
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+
+from ..settings import ConfigurationError
+from ..warehouse import Warehouse
+from . import values as v
+from .reader import DeliveryRejected, MalformedRows, file_sha256, read_batches, read_header
+from .spec import Context, FeedSpec, key_series, prepare
+
+log = logging.getLogger(__name__)
+
+IGNORED_SUFFIXES = (".done", ".tmp", ".part", ".partial", ".crdownload")
+_STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})")
+
+
+class PseudonymisationKeyMissing(ConfigurationError):
+    """Raw NHS numbers arrived and CB_PSEUDONYMISATION_KEY is not set."""
+
+
+@dataclass
+class DeliveryReport:
+    delivery: str
+    status: str  # loaded | already_loaded | rejected
+    reason: str = ""
+    sha256: str = ""
+    rows_in: int = 0
+    valid: int = 0
+    quarantined: int = 0
+    warning_rows: int = 0
+    rule_counts: dict[str, int] = field(default_factory=dict)
+    first_problems: list[dict] = field(default_factory=list)  # row number + rule ids, never values
+
+
+@dataclass
+class FeedIngestReport:
+    feed: str
+    deliveries: list[DeliveryReport] = field(default_factory=list)
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(d, attr) for d in self.deliveries if d.status == "loaded")
+
+    def as_metadata(self) -> dict:
+        """Plain values for Dagster metadata: counts, rule ids, row numbers; never a value from a row."""
+        return {
+            "deliveries_seen": len(self.deliveries),
+            "deliveries_loaded_now": sum(d.status == "loaded" for d in self.deliveries),
+            "deliveries_already_loaded": sum(d.status == "already_loaded" for d in self.deliveries),
+            "deliveries_rejected_now": [f"{d.delivery}: {d.reason}" for d in self.deliveries if d.status == "rejected"],
+            "rows_in_now": self.total("rows_in"),
+            "valid_now": self.total("valid"),
+            "quarantined_now": self.total("quarantined"),
+            "warning_rows_now": self.total("warning_rows"),
+            "rule_counts_now": _sum_rule_counts(self.deliveries),
+            "first_problems": [p for d in self.deliveries for p in d.first_problems][:20],
+        }
+
+
+def _sum_rule_counts(deliveries: list[DeliveryReport]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in deliveries:
+        for k, n in d.rule_counts.items():
+            out[k] = out.get(k, 0) + n
+    return dict(sorted(out.items()))
+
+
+# ------------------------------------------------------------------ tables
+
+
+def _sql_type(kind: str) -> str:
+    return {"date": "date", "datetime": "date", "age": "integer", "whole": "bigint", "positive_whole": "integer",
+            "number": "double precision"}.get(kind, "varchar")
+
+
+def output_columns(spec: FeedSpec) -> list[tuple[str, str]]:
+    """(name, SQL type) of `ingest_<feed>`, in order."""
+    if spec.reshape is not None:
+        cols = list(spec.reshape_columns)
+    else:
+        cols = [(c.field, _sql_type(c.kind)) for c in spec.columns if c.kind != "nhs_number"]
+        if spec.patient_level:
+            cols += [("person_key", "varchar"), ("person_key_source", "varchar")]
+    return cols + [("_delivery", "varchar"), ("_row_number", "bigint"), ("_run_date", "date"),
+                   ("_warnings", "varchar"), ("_superseded_by", "varchar")]
+
+
+def quarantine_columns(spec: FeedSpec) -> list[tuple[str, str]]:
+    return ([("_delivery", "varchar"), ("_row_number", "bigint"), ("_run_date", "date"), ("_rules", "varchar"),
+             ("_reasons", "varchar"), ("_raw_line", "varchar")]
+            + [(c.field, "varchar") for c in spec.columns])
+
+
+LEDGER_DDL = [
+    """create table if not exists ingest_deliveries (
+        feed varchar, delivery varchar, sha256 varchar, status varchar, reason varchar,
+        rows_in bigint, valid bigint, quarantined bigint, warning_rows bigint,
+        run_date date, loaded_at timestamp)""",
+    "create table if not exists ingest_rule_counts (feed varchar, delivery varchar, rule_id varchar, kind varchar, rows bigint)",
+]
+
+
+def ensure_tables(warehouse: Warehouse, spec: FeedSpec) -> None:
+    with warehouse.begin() as conn:
+        for ddl in LEDGER_DDL:
+            conn.execute(sa.text(ddl))
+        for table, cols in ((spec.table, output_columns(spec)), (spec.quarantine_table, quarantine_columns(spec))):
+            body = ", ".join(f'"{n}" {t}' for n, t in cols)
+            conn.execute(sa.text(f'create table if not exists "{table}" ({body})'))
+
+
+# ------------------------------------------------------------------ deliveries
+
+
+def list_deliveries(feed_dir: Path) -> list[Path]:
+    """Every file of the feed folder, in lexical order of name (hidden and part-written files skipped)."""
+    if not feed_dir.is_dir():
+        return []
+    return sorted((p for p in feed_dir.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and not p.name.lower().endswith(IGNORED_SUFFIXES)), key=lambda p: p.name)
+
+
+def delivery_run_date(name: str, default: dt.date) -> dt.date:
+    m = _STAMP.match(name)
+    if m:
+        try:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            pass
+    return default
+
+
+def ingest_feed(warehouse: Warehouse, feed: str, landing_dir: Path, *, key: bytes | None,
+                run_date: dt.date | None = None, progress: Callable[[str], None] | None = None) -> FeedIngestReport:
+    """Load every new delivery of `feed` from `landing_dir/<feed>/`; returns what happened to each."""
+    from . import FEEDS
+
+    if feed not in FEEDS:
+        raise ConfigurationError(f"unknown feed {feed!r}; implemented feeds: {', '.join(sorted(FEEDS))}")
+    spec = FEEDS[feed]
+    say = progress or (lambda msg: log.info(msg))
+    ensure_tables(warehouse, spec)
+    today = run_date or dt.date.today()
+    known_lsoas = _known_lsoas(warehouse) if spec.patient_level else frozenset()
+    report = FeedIngestReport(feed)
+    ledger = warehouse.query_df("select delivery, sha256, status from ingest_deliveries where feed = :f", {"f": feed})
+    seen = {r.delivery: r.sha256 for r in ledger.itertuples()}
+    seen_sha = {r.sha256: r.delivery for r in ledger.itertuples() if r.status == "loaded"}
+    for path in list_deliveries(Path(landing_dir) / feed):
+        sha = file_sha256(path)
+        if seen.get(path.name) == sha:
+            report.deliveries.append(DeliveryReport(path.name, "already_loaded", sha256=sha))
+            continue
+        replacing = path.name in seen
+        ctx = Context(run_date=delivery_run_date(path.name, today), known_lsoas=known_lsoas)
+        try:
+            if sha in seen_sha and seen_sha[sha] != path.name:
+                raise DeliveryRejected(f"identical content to delivery {seen_sha[sha]}, already loaded: not loaded twice")
+            rep = _load_delivery(warehouse, spec, path, sha, ctx, key, replacing, say)
+            seen_sha[sha] = path.name
+        except DeliveryRejected as exc:
+            rep = DeliveryReport(path.name, "rejected", reason=exc.reason, sha256=sha)
+            _record_rejection(warehouse, spec, rep, ctx.run_date, replacing)
+            say(f"{feed}/{path.name}: REJECTED: {exc.reason}")
+        seen[path.name] = sha
+        report.deliveries.append(rep)
+    return report
+
+
+def _known_lsoas(warehouse: Warehouse) -> frozenset[str]:
+    if not warehouse.table_exists("ref_lsoa_localities"):
+        raise ConfigurationError(
+            "the reference lookup is not loaded (table ref_lsoa_localities): load reference/lsoa_localities.csv "
+            "first (the reference_lsoa_localities asset, or cb_pipeline.reference.load_reference)")
+    codes = warehouse.query_df("select distinct upper(trim(lsoa11_code)) as c from ref_lsoa_localities")["c"]
+    return frozenset(codes.dropna().tolist())
+
+
+def _record_rejection(warehouse, spec, rep: DeliveryReport, run_date, replacing: bool) -> None:
+    with warehouse.begin() as conn:
+        if replacing:
+            _delete_delivery(conn, spec, rep.delivery)
+        conn.execute(sa.text(
+            "insert into ingest_deliveries (feed, delivery, sha256, status, reason, rows_in, valid, quarantined, "
+            "warning_rows, run_date, loaded_at) values (:f, :d, :s, 'rejected', :r, 0, 0, 0, 0, :rd, :t)"),
+            {"f": spec.name, "d": rep.delivery, "s": rep.sha256, "r": rep.reason, "rd": run_date, "t": _now()})
+        if replacing:
+            _recompute_supersede(conn, spec, None)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def _delete_delivery(conn, spec: FeedSpec, delivery: str) -> None:
+    for table in (spec.table, spec.quarantine_table):
+        conn.execute(sa.text(f'delete from "{table}" where _delivery = :d'), {"d": delivery})
+    conn.execute(sa.text("delete from ingest_deliveries where feed = :f and delivery = :d"), {"f": spec.name, "d": delivery})
+    conn.execute(sa.text("delete from ingest_rule_counts where feed = :f and delivery = :d"), {"f": spec.name, "d": delivery})
+
+
+# ------------------------------------------------------------------ one delivery
+
+
+def _with_file_values(batch: pd.DataFrame, file_values: dict) -> pd.DataFrame:
+    for col, value in file_values.items():
+        if col not in batch and value is not None:
+            batch[col] = pd.Series(str(value), index=batch.index, dtype="string")
+    return batch
+
+
+def _duplicate_keys(spec: FeedSpec, path: Path, header: list[str], mapping: dict[str, str],
+                    file_values: dict) -> frozenset[str]:
+    """Keys that occur more than once anywhere in the delivery (first pass, key columns only)."""
+    wanted = {k: mapping[k] for k in spec.key if k in mapping}
+    con = duckdb.connect()
+    try:
+        con.execute("create table k (key varchar)")
+        for batch in read_batches(path, header, wanted, MalformedRows()):
+            frame = prepare_keys(spec, _with_file_values(batch, file_values))
+            con.register("kb", pa.table({"key": pa.array(frame.to_numpy(dtype=object, na_value=None), type=pa.string())}))
+            con.execute("insert into k select key from kb where key is not null")
+            con.unregister("kb")
+        rows = con.execute("select key from k group by key having count(*) > 1").fetchall()
+    finally:
+        con.close()
+    return frozenset(r[0] for r in rows)
+
+
+def prepare_keys(spec: FeedSpec, batch: pd.DataFrame) -> pd.Series:
+    na = pd.Series(pd.NA, index=batch.index, dtype="string")
+    texts = pd.DataFrame({f"_text_{spec.column(k).field}": v.clean_text(batch[k]) if k in batch else na
+                          for k in spec.key}, index=batch.index)
+    return key_series(spec, texts)
+
+
+def _load_delivery(warehouse, spec: FeedSpec, path: Path, sha: str, ctx: Context, key: bytes | None,
+                   replacing: bool, say) -> DeliveryReport:
+    header = read_header(path)
+    mapping, missing = spec.map_header(header, path.name)
+    if missing:
+        raise DeliveryRejected(
+            f"required column(s) missing: {', '.join(missing)} (columns match case-insensitively; "
+            f"the header has: {', '.join(h.strip() for h in header[:40])}{' ...' if len(header) > 40 else ''})")
+    file_values = spec.file_defaults(path.name) if spec.file_defaults else {}
+    for col, value in file_values.items():
+        if col not in mapping and value is None:
+            raise DeliveryRejected(f"no {col}: add a {col.lower()} column or put the year in the file name")
+    ctx.duplicate_keys = _duplicate_keys(spec, path, header, mapping, file_values)
+    schemas = spec.schemas(ctx)
+    rules = {r.check_name: r for r in spec.rules(ctx)}
+    rep = DeliveryReport(path.name, "loaded", sha256=sha)
+    counts: dict[tuple[str, str], int] = {}
+    malformed = MalformedRows()
+    with warehouse.begin() as conn:
+        if replacing:
+            _delete_delivery(conn, spec, path.name)
+            rep.reason = "replaced an earlier file of the same name with different content"
+        for batch in read_batches(path, header, mapping, malformed):
+            _with_file_values(batch, file_values)
+            _load_batch(warehouse, conn, spec, batch, ctx, key, schemas, rules, rep, counts, path.name)
+            say(f"{spec.name}/{path.name}: {rep.rows_in:,} rows read")
+        if malformed.numbers:
+            _load_malformed(warehouse, conn, spec, malformed, ctx, rep, counts, path.name)
+        conn.execute(sa.text(
+            "insert into ingest_deliveries (feed, delivery, sha256, status, reason, rows_in, valid, quarantined, "
+            "warning_rows, run_date, loaded_at) values (:f, :d, :s, 'loaded', :r, :ri, :va, :q, :w, :rd, :t)"),
+            {"f": spec.name, "d": path.name, "s": sha, "r": rep.reason, "ri": rep.rows_in, "va": rep.valid,
+             "q": rep.quarantined, "w": rep.warning_rows, "rd": ctx.run_date, "t": _now()})
+        for (rule_id, kind), n in sorted(counts.items()):
+            conn.execute(sa.text("insert into ingest_rule_counts (feed, delivery, rule_id, kind, rows) "
+                                 "values (:f, :d, :r, :k, :n)"),
+                         {"f": spec.name, "d": path.name, "r": rule_id, "k": kind, "n": n})
+        _recompute_supersede(conn, spec, None if replacing else path.name)
+    rep.rule_counts = {f"{r}:{k}": n for (r, k), n in sorted(counts.items())}
+    say(f"{spec.name}/{path.name}: loaded {rep.rows_in:,} rows: {rep.valid:,} valid, {rep.quarantined:,} quarantined, "
+        f"{rep.warning_rows:,} with warnings")
+    return rep
+
+
+def _load_batch(warehouse, conn, spec: FeedSpec, raw: pd.DataFrame, ctx: Context, key: bytes | None,
+                schemas, rules, rep: DeliveryReport, counts, delivery: str) -> None:
+    n = len(raw)
+    frame = prepare(spec, raw)
+    nhs = spec.nhs_column
+    if nhs is not None and key is None and frame[f"_text_{nhs.field}"].notna().any():
+        raise PseudonymisationKeyMissing(
+            f"{spec.name}/{delivery} contains NHS numbers ({nhs.name}) but CB_PSEUDONYMISATION_KEY is not set: "
+            "set it to the organisation's secret pseudonymisation key (never commit it); nothing was loaded")
+    failing: dict[str, dict[str, np.ndarray]] = {"fatal": {}, "warning": {}}
+    for kind, schema in schemas.items():
+        for check in schema.checks:
+            ok = check(frame).check_output
+            failing[kind][check.name] = ~np.asarray(ok.fillna(False) if hasattr(ok, "fillna") else ok, dtype=bool)
+    fatal_any = np.zeros(n, dtype=bool)
+    for mask in failing["fatal"].values():
+        fatal_any |= mask
+    # Rows per rule id (a row failing one rule on two columns counts once).
+    for kind in ("fatal", "warning"):
+        by_rule: dict[str, np.ndarray] = {}
+        for name, mask in failing[kind].items():
+            rid = rules[name].id
+            by_rule[rid] = by_rule.get(rid, np.zeros(n, dtype=bool)) | (mask if kind == "fatal" else mask & ~fatal_any)
+        for rid, mask in by_rule.items():
+            if mask.any():
+                counts[(rid, kind)] = counts.get((rid, kind), 0) + int(mask.sum())
+    valid = ~fatal_any
+    warn_ids = _joined(failing["warning"], rules, valid, ids_only=True)
+    reasons = _joined(failing["fatal"], rules, fatal_any, ids_only=False)
+    fatal_ids = _joined(failing["fatal"], rules, fatal_any, ids_only=True)
+    rep.rows_in += n
+    rep.valid += int(valid.sum())
+    rep.quarantined += int(fatal_any.sum())
+    rep.warning_rows += int((warn_ids.notna() & valid).sum())
+    if fatal_any.any() and len(rep.first_problems) < 10:
+        idx = np.flatnonzero(fatal_any)[: 10 - len(rep.first_problems)]
+        rep.first_problems += [{"delivery": delivery, "row": int(raw["_row_number"].iloc[i]), "rules": fatal_ids.iloc[i]}
+                               for i in idx]
+    pseudonym = v.hmac_sha256_hex(frame[nhs.field], key) if nhs is not None and key is not None else None
+    if valid.any():
+        out = _valid_rows(spec, frame[valid], raw[valid], pseudonym[valid] if pseudonym is not None else None,
+                          nhs, delivery, ctx, warn_ids[valid])
+        warehouse.load_arrow(conn, spec.table, out)
+    if fatal_any.any():
+        q = {"_delivery": delivery, "_row_number": raw["_row_number"][fatal_any].to_numpy(),
+             "_run_date": ctx.run_date, "_rules": fatal_ids[fatal_any], "_reasons": reasons[fatal_any], "_raw_line": None}
+        for c in spec.columns:
+            col = raw[c.name][fatal_any] if c.name in raw else pd.Series(pd.NA, index=raw.index[fatal_any], dtype="string")
+            q[c.field] = pseudonym[fatal_any] if (nhs is not None and c is nhs) else col
+        warehouse.load_arrow(conn, spec.quarantine_table, _arrow(quarantine_columns(spec), q, int(fatal_any.sum())))
+
+
+def _joined(masks: dict[str, np.ndarray], rules, rows: np.ndarray, *, ids_only: bool) -> pd.Series:
+    """Per row, the failing rules joined in rule order: ids (`a,b`) or reasons (`a: message; b: ...`)."""
+    n = len(rows)
+    out = pd.Series("", index=range(n), dtype="string")
+    seen_ids: dict[str, np.ndarray] = {}
+    for name, mask in masks.items():
+        rule = rules[name]
+        if ids_only:
+            already = seen_ids.get(rule.id, np.zeros(n, dtype=bool))
+            add = mask & ~already
+            seen_ids[rule.id] = already | mask
+            piece = rule.id
+        else:
+            add = mask
+            piece = f"{rule.id}: {rule.message}"
+        if add.any():
+            sep = "," if ids_only else "; "
+            out = out.where(~add, out.where(out == "", out + sep) + piece)
+    return out.mask(out == "")
+
+
+def _valid_rows(spec, frame, raw, pseudonym, nhs, delivery, ctx, warn_ids) -> pa.Table:
+    n = len(frame)
+    data = {}
+    if spec.reshape is not None:
+        long = spec.reshape(frame)
+        rows = long.pop("_source_index").to_numpy()
+        data = {name: long[name] for name, _ in spec.reshape_columns}
+        pos = frame.index.get_indexer(rows)
+        data.update({"_delivery": delivery, "_row_number": raw["_row_number"].to_numpy()[pos], "_run_date": ctx.run_date,
+                     "_warnings": warn_ids.to_numpy()[pos], "_superseded_by": None})
+        return _arrow(output_columns(spec), data, len(long))
+    for c in spec.columns:
+        if c.kind != "nhs_number":
+            data[c.field] = frame[c.field]
+    if spec.patient_level:
+        person, source = _person_keys(spec, frame, pseudonym, nhs)
+        data["person_key"], data["person_key_source"] = person, source
+    data.update({"_delivery": delivery, "_row_number": raw["_row_number"].to_numpy(), "_run_date": ctx.run_date,
+                 "_warnings": warn_ids, "_superseded_by": None})
+    return _arrow(output_columns(spec), data, n)
+
+
+def _person_keys(spec: FeedSpec, frame: pd.DataFrame, pseudonym, nhs) -> tuple[pd.Series, pd.Series]:
+    person = pd.Series(pd.NA, index=frame.index, dtype="string")
+    source = pd.Series(pd.NA, index=frame.index, dtype="string")
+    if nhs is not None and pseudonym is not None:
+        ok = v.nhs_number_valid(frame[nhs.field]) & frame[nhs.field].notna()
+        person = person.mask(ok, pseudonym)
+        source = source.mask(ok, "nhs_number")
+    if spec.fallback_person_id:
+        fb = frame[spec.column(spec.fallback_person_id).field]
+        if spec.fallback_prefix_column:
+            fb = frame[spec.column(spec.fallback_prefix_column).field] + ":" + fb
+        use = person.isna() & fb.notna()
+        person = person.mask(use, fb)
+        source = source.mask(use, spec.fallback_person_source or spec.fallback_person_id.lower())
+    return person, source
+
+
+def _arrow(columns: list[tuple[str, str]], data: dict, n: int) -> pa.Table:
+    arrays = []
+    for name, sql_type in columns:
+        value = data.get(name)
+        typ = {"date": pa.date32(), "integer": pa.int32(), "bigint": pa.int64(),
+               "double precision": pa.float64()}.get(sql_type, pa.string())
+        if value is None or np.isscalar(value) or isinstance(value, (dt.date,)):
+            arrays.append(pa.array([value] * n, type=typ) if value is not None else pa.nulls(n, type=typ))
+            continue
+        series = pd.Series(value) if not isinstance(value, pd.Series) else value
+        if typ == pa.date32():
+            arr = pa.array(pd.to_datetime(series).dt.date.to_numpy(dtype=object), type=typ, from_pandas=True)
+        elif typ == pa.string():
+            arr = pa.array(series.astype("string").to_numpy(dtype=object, na_value=None), type=typ)
+        else:
+            arr = pa.array(series.to_numpy(dtype=object, na_value=None), type=typ, from_pandas=True)
+        arrays.append(arr)
+    return pa.table(arrays, names=[c for c, _ in columns])
+
+
+def _load_malformed(warehouse, conn, spec, malformed: MalformedRows, ctx, rep: DeliveryReport, counts, delivery) -> None:
+    n = len(malformed.numbers)
+    reasons = [f"row_malformed: the record has {a} fields, the header has {malformed.expected}"
+               for a in malformed.actual]
+    q = {"_delivery": delivery, "_row_number": np.asarray(malformed.numbers, dtype=np.int64), "_run_date": ctx.run_date,
+         "_rules": "row_malformed", "_reasons": pd.Series(reasons), "_raw_line": pd.Series(malformed.texts)}
+    warehouse.load_arrow(conn, spec.quarantine_table, _arrow(quarantine_columns(spec), q, n))
+    rep.rows_in += n
+    rep.quarantined += n
+    counts[("row_malformed", "fatal")] = counts.get(("row_malformed", "fatal"), 0) + n
+    if len(rep.first_problems) < 10:
+        rep.first_problems += [{"delivery": delivery, "row": r, "rules": "row_malformed"}
+                               for r in malformed.numbers[: 10 - len(rep.first_problems)]]
+
+
+# ------------------------------------------------------------------ supersede
+
+
+def _recompute_supersede(conn, spec: FeedSpec, delivery: str | None) -> None:
+    """Mark every valid row whose key also arrived in a lexically later delivery.
+
+    With `delivery`, only keys present in that delivery are recomputed (the only ones that can
+    change); with None, the whole feed (after a delivery was replaced or removed)."""
+    keys = spec.supersede_key or tuple(spec.column(k).field for k in spec.key)
+    on = " and ".join(f't."{k}" = latest."{k}"' for k in keys)
+    cols = ", ".join(f'"{k}"' for k in keys)
+    scope = ""
+    params = {}
+    if delivery is not None:
+        scope = f'where ({cols}) in (select {cols} from "{spec.table}" where _delivery = :d)'
+        params["d"] = delivery
+    conn.execute(sa.text(
+        f'update "{spec.table}" as t set _superseded_by = case when latest.last_delivery = t._delivery then null '
+        f"else latest.last_delivery end "
+        f'from (select {cols}, max(_delivery) as last_delivery from "{spec.table}" {scope} group by {cols}) as latest '
+        f"where {on}"), params)
+
+
+def reset_feed(warehouse: Warehouse, feed: str) -> None:
+    """Forget every delivery of a feed (tests and a full reload after a correction)."""
+    from . import FEEDS
+
+    spec = FEEDS[feed]
+    ensure_tables(warehouse, spec)
+    with warehouse.begin() as conn:
+        conn.execute(sa.text(f'delete from "{spec.table}"'))
+        conn.execute(sa.text(f'delete from "{spec.quarantine_table}"'))
+        conn.execute(sa.text("delete from ingest_deliveries where feed = :f"), {"f": feed})
+        conn.execute(sa.text("delete from ingest_rule_counts where feed = :f"), {"f": feed})
+
+
+def report_dict(rep: DeliveryReport) -> dict:
+    return asdict(rep)

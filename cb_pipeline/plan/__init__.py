@@ -1,0 +1,1 @@
+"""Plan trajectories and dashboard targets: the feed's contract and its Dagster asset."""
