@@ -11,7 +11,6 @@ import dagster as dg
 from cb_pipeline.bcf_return.assets import bcf_return_asset
 from cb_pipeline.lib import sql_models
 from cb_pipeline.lib.dagster_assets import default_resources, ingest_assets, ingest_asset_key, ingest_feed_names, sql_model_assets
-from cb_pipeline.lib.periods import fy_quarter_partitions
 from cb_pipeline.reference.assets import reference_lsoa_localities
 
 JOB_NAME = "bcf_quarterly_return_job"
@@ -29,8 +28,8 @@ def build_defs(resource_overrides: dict | None = None, *, loggers: dict | None =
               bcf_return_asset(ingest_keys, set(models))]
     job = dg.define_asset_job(
         JOB_NAME,
+        # partitioned by the return's quarters (inferred from bcf_return; the other assets are not partitioned)
         selection=dg.AssetSelection.all(),
-        partitions_def=fy_quarter_partitions(),
         description="Ingest every feed, load the reference lookup, build every SQL model (with its tests) and "
                     "render the quarter's returns. Partition = quarter start date (2018-10-01 = 2018-19 Q3).",
     )

@@ -9,6 +9,7 @@ number found in the quarantine table is the record a supplier sees in the file.
 import csv
 import hashlib
 import io
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-BLOCK_SIZE = 16 << 20  # bytes per parse block; a field must fit in one block, so keep it generous
+# Bytes per parse block, which bounds memory per batch; a field must fit in one block, so keep it
+# generous. CB_INGEST_BLOCK_BYTES lowers it (tests use it to force many batches on small files).
+BLOCK_SIZE = 16 << 20
 _TEN_DIGITS = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
 
 
@@ -98,7 +101,7 @@ def read_batches(path: Path, header: list[str], wanted: dict[str, str], malforme
     try:
         reader = pcsv.open_csv(
             path,
-            read_options=pcsv.ReadOptions(use_threads=False, block_size=BLOCK_SIZE, column_names=names, skip_rows=1,
+            read_options=pcsv.ReadOptions(use_threads=False, block_size=int(os.environ.get("CB_INGEST_BLOCK_BYTES", BLOCK_SIZE)), column_names=names, skip_rows=1,
                                           encoding="utf8"),
             parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(include_columns=list(include) or names[:1],
