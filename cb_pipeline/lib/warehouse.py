@@ -7,6 +7,7 @@ SQL models own that).
 
 import io
 import logging
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +39,10 @@ class Warehouse:
         if self.url.startswith("duckdb"):
             # Closing a DuckDB file connection checkpoints it (~0.1 s); keep one open per process and
             # release it with dispose() before another process needs the file (DuckDB has one writer).
-            self.engine = sa.create_engine(self.url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=8)
+            # A memory limit makes DuckDB spill to disk instead of growing with the data (bounded memory).
+            config = {"memory_limit": os.environ.get("CB_DUCKDB_MEMORY_LIMIT", "1GB")}
+            self.engine = sa.create_engine(self.url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=8,
+                                           connect_args={"config": config})
         else:
             self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
         self.dialect = self.engine.dialect.name  # "duckdb" or "postgresql"

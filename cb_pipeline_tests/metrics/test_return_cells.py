@@ -68,13 +68,22 @@ DQ = {
 }
 
 
-def _dash(loc_values: dict) -> dict:
-    """{(measure, loc): (q, ytd)} -> defined names."""
+def _dash(loc_values: dict, slots: dict) -> dict:
+    """{(measure, loc): (q, ytd)} -> defined names; a locality's names use its template slot
+    (slots: {code: (k, name)}, k = position in locality_code order), ALL keeps ALL."""
     out = {}
+    for code, (k, name) in slots.items():
+        out[f"DASH_LOC{k}_CODE"] = code
+        out[f"DASH_LOC{k}_NAME"] = name
     for (measure, loc), (q, ytd) in loc_values.items():
-        out[f"DASH_{measure}_{loc}_Q"] = q
-        out[f"DASH_{measure}_{loc}_YTD"] = ytd
+        unit = "ALL" if loc == "ALL" else f"LOC{slots[loc][0]}"
+        out[f"DASH_{measure}_{unit}_Q"] = q
+        out[f"DASH_{measure}_{unit}_YTD"] = ytd
     return out
+
+
+SLOTS_A = {"AN": (1, "Alphaton North"), "AS": (2, "Alphaton South")}
+SLOTS_B = {"BW": (1, "Betaford West")}
 
 
 EXPECTED_A_Q2 = {
@@ -96,7 +105,7 @@ EXPECTED_A_Q2 = {
         ("NEL_RESP_0_4", "AN"): (1, 1), ("NEL_RESP_0_4", "AS"): (0, 0), ("NEL_RESP_0_4", "ALL"): (1, 1),
         ("READM30", "AN"): (1, 1), ("READM30", "AS"): (0, 0), ("READM30", "ALL"): (1, 1),
         ("CH_ADMIT", "AN"): (1, 1), ("CH_ADMIT", "AS"): (0, 0), ("CH_ADMIT", "ALL"): (1, 1),
-    }),
+    }, SLOTS_A),
     "DASH_AE_ATT_ALL_TARGET_YTD": 2.9, "DASH_AE_ATT_ALL_RAG": "A",      # 3 <= 1.05 x 2.9
     "DASH_ED_RESP_0_4_ALL_TARGET_YTD": None, "DASH_ED_RESP_0_4_ALL_RAG": "No Target",
     "DASH_NEL_ALL_TARGET_YTD": 7, "DASH_NEL_ALL_RAG": "G",              # 7 <= 7
@@ -114,7 +123,7 @@ EXPECTED_B_Q2 = {
     "FALLS65_DSR_Q": 0.0, "FALLS65_ASSESSMENT": NA,
     "DUPR_DENOMINATOR_Q": 0, "DUPR_NUMERATOR_Q": 0, "DUPR_PCT_Q": None,
     "ACSC_ACTUAL_Q": 0, "ACSC_RATE_Q": 0.0,
-    **_dash({(m, loc): ((1, 1) if m == "NEL" else (0, 0)) for m in MEASURES for loc in ("BW", "ALL")}),
+    **_dash({(m, loc): ((1, 1) if m == "NEL" else (0, 0)) for m in MEASURES for loc in ("BW", "ALL")}, SLOTS_B),
     **{f"DASH_{m}_ALL_TARGET_YTD": None for m in MEASURES},
     **{f"DASH_{m}_ALL_RAG": "No Target" for m in MEASURES},
     **DQ,
@@ -125,7 +134,10 @@ def test_every_defined_name_for_the_fixture(build):
     b = build(full_scenario())
     assert b.cells(Q2, HWB_A) == EXPECTED_A_Q2
     assert b.cells(Q2, HWB_B) == EXPECTED_B_Q2
-    assert len(EXPECTED_A_Q2) == 4 + 6 + 6 + 3 + 2 + 6 * 3 * 2 + 6 * 2 + 8
+    # cover 4, nea 6, falls65 6, dupr 3, acsc 2, dashboard (2 localities + ALL) x 6 measures x Q/YTD,
+    # target and RAG per measure, locality code and name per slot, DQ 4 x 2 feeds
+    assert len(EXPECTED_A_Q2) == 4 + 6 + 6 + 3 + 2 + 6 * 3 * 2 + 6 * 2 + 2 * 2 + 8
+    assert len(EXPECTED_B_Q2) == 4 + 6 + 6 + 3 + 2 + 6 * 2 * 2 + 6 * 2 + 1 * 2 + 8
     # every HWB x spine quarter has the same names (localities aside) and the same DQ figures
     q1 = b.cells("2018-04-01", HWB_A)
     assert set(q1) == set(EXPECTED_A_Q2)

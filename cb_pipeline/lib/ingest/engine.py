@@ -232,7 +232,7 @@ def _duplicate_keys(spec: FeedSpec, path: Path, header: list[str], mapping: dict
                     file_values: dict) -> frozenset[str]:
     """Keys that occur more than once anywhere in the delivery (first pass, key columns only)."""
     wanted = {k: mapping[k] for k in spec.key if k in mapping}
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": "512MB"})
     try:
         con.execute("create table k (key varchar)")
         for batch in read_batches(path, header, wanted, MalformedRows()):
@@ -420,11 +420,11 @@ def _arrow(columns: list[tuple[str, str]], data: dict, n: int) -> pa.Table:
             continue
         series = pd.Series(value) if not isinstance(value, pd.Series) else value
         if typ == pa.date32():
-            arr = pa.array(pd.to_datetime(series).dt.date.to_numpy(dtype=object), type=typ, from_pandas=True)
+            arr = pa.array(pd.to_datetime(series).astype("datetime64[s]"), from_pandas=True).cast(pa.date32())
         elif typ == pa.string():
-            arr = pa.array(series.astype("string").to_numpy(dtype=object, na_value=None), type=typ)
+            arr = pa.array(series.astype("string"), from_pandas=True).cast(pa.string())
         else:
-            arr = pa.array(series.to_numpy(dtype=object, na_value=None), type=typ, from_pandas=True)
+            arr = pa.array(series, from_pandas=True).cast(typ)
         arrays.append(arr)
     return pa.table(arrays, names=[c for c, _ in columns])
 
@@ -464,7 +464,8 @@ def _recompute_supersede(conn, spec: FeedSpec, delivery: str | None) -> None:
         f'update "{spec.table}" as t set _superseded_by = case when latest.last_delivery = t._delivery then null '
         f"else latest.last_delivery end "
         f'from (select {cols}, max(_delivery) as last_delivery from "{spec.table}" {scope} group by {cols}) as latest '
-        f"where {on}"), params)
+        f"where {on} and t._superseded_by is distinct from "
+        f"(case when latest.last_delivery = t._delivery then null else latest.last_delivery end)"), params)
 
 
 def reset_feed(warehouse: Warehouse, feed: str) -> None:
