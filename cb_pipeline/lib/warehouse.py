@@ -15,6 +15,7 @@ from typing import Iterator
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pcsv
 import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
@@ -125,10 +126,13 @@ class Warehouse:
             conn.execute(sa.text(f'create table "{table}" ({_pg_columns(data.schema)})'))
         cols = ", ".join(f'"{c}"' for c in data.column_names)
         raw = conn.connection.driver_connection
+        # Arrow writes CSV natively; in PostgreSQL's CSV format an unquoted empty field is NULL and a
+        # quoted one ("") an empty string, which is exactly how Arrow writes nulls and empty strings.
+        buffer = io.BytesIO()
+        pcsv.write_csv(data, buffer, pcsv.WriteOptions(include_header=False))
         with raw.cursor() as cur:
-            with cur.copy(f'copy "{table}" ({cols}) from stdin') as copy:
-                for row in data.to_pylist():
-                    copy.write_row([row[c] for c in data.column_names])
+            with cur.copy(f'copy "{table}" ({cols}) from stdin with (format csv)') as copy:
+                copy.write(buffer.getbuffer())
 
 
 def _pg_columns(schema: pa.Schema) -> str:

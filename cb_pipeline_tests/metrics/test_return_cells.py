@@ -1,18 +1,22 @@
 """rpt_bcf_return__cells: every defined name this scope fills, for a fixture computed by hand, on
-DuckDB and (when CB_TEST_POSTGRES_URL is set) identically on PostgreSQL."""
+DuckDB and (when CB_TEST_POSTGRES_URL is set) identically on PostgreSQL; the names against the
+template; fct_ingest_reconciliation for the same fixture."""
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from cb_pipeline.lib.sql_models import discover, run_tests
+from cb_pipeline.lib.workbook import template_defined_names
 from cb_pipeline_tests.metrics.scenario import (
     APC_HEADER, HWB_A, HWB_A_NAME, HWB_B, HWB_B_NAME, LSOA_A3, LSOA_B1, NA, NOT_ON_TRACK, ON_TRACK, Q2, Scenario,
 )
 
 MEASURES = ["AE_ATT", "ED_RESP_0_4", "NEL", "NEL_RESP_0_4", "READM30", "CH_ADMIT"]
+TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "bcf_quarterly_return.xlsx"
 
 
 def full_scenario() -> Scenario:
@@ -130,8 +134,14 @@ EXPECTED_B_Q2 = {
 }
 
 
-def test_every_defined_name_for_the_fixture(build):
-    b = build(full_scenario())
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    """The full fixture built once for the tests that only read it."""
+    return full_scenario().build(tmp_path_factory.mktemp("full"))
+
+
+def test_every_defined_name_for_the_fixture(full):
+    b = full
     assert b.cells(Q2, HWB_A) == EXPECTED_A_Q2
     assert b.cells(Q2, HWB_B) == EXPECTED_B_Q2
     # cover 4, nea 6, falls65 6, dupr 3, acsc 2, dashboard (2 localities + ALL) x 6 measures x Q/YTD,
@@ -147,12 +157,58 @@ def test_every_defined_name_for_the_fixture(build):
     assert n == 3 * (len(EXPECTED_A_Q2) + len(EXPECTED_B_Q2))
 
 
-def test_yml_tests_pass_with_run_tests(build):
-    b = build(full_scenario())
+def test_yml_tests_pass_with_run_tests(full):
     models = discover()
-    failures = {name: run_tests(b.w, model) for name, model in models.items()}
+    failures = {name: run_tests(full.w, model) for name, model in models.items()}
     assert {name: [f.test for f in fs] for name, fs in failures.items() if fs} == {}
-    assert "rpt_bcf_return__cells" in models
+    assert {"rpt_bcf_return__cells", "fct_ingest_reconciliation"} <= set(models)
+
+
+def test_every_emitted_name_is_spelled_as_in_the_template(full):
+    template = set(template_defined_names(TEMPLATE))
+    emitted = {r["defined_name"] for r in full.rows("select distinct defined_name from rpt_bcf_return__cells")}
+    assert emitted - template == set()
+
+
+def _in_scope_template_names(slots: int) -> set[str]:
+    """The template's names this scope must fill for an HWB with `slots` localities: cover names
+    from data, the nea/falls65/dupr/acsc figures (not the commissioner's commentary), the six
+    dashboard measures (ALL and the used locality slots), and the hes_apc/hes_ae data quality."""
+    names = set()
+    for name in template_defined_names(TEMPLATE):
+        metric = name.startswith(("NEA_", "FALLS65_", "DUPR_", "ACSC_")) and not name.endswith(
+            ("_CHALLENGES", "_ACHIEVEMENTS", "_SUPPORT_NEEDS"))
+        dash = any(name.startswith(f"DASH_{m}_") for m in MEASURES) or name.startswith("DASH_LOC")
+        slot = next((int(part[3:]) for part in name.split("_") if part.startswith("LOC") and part[3:].isdigit()), None)
+        if metric or (dash and (slot is None or slot <= slots)) or name.startswith(("DQ_HES_APC_", "DQ_HES_AE_")):
+            names.add(name)
+    return names | {"HWB_CODE", "HWB_NAME", "REPORTING_QUARTER", "POPULATION_MID_YEAR"}
+
+
+def test_every_in_scope_template_name_is_emitted(full):
+    assert set(full.cells(Q2, HWB_A)) == _in_scope_template_names(slots=2)
+    assert set(full.cells(Q2, HWB_B)) == _in_scope_template_names(slots=1)
+
+
+def test_ingest_reconciliation_by_hand(full):
+    got = {(r["feed"], r["delivery"]): (r["status"], r["rows_in"], r["valid"], r["quarantined"], r["superseded"],
+                                        r["warning_rows"])
+           for r in full.rows("select * from fct_ingest_reconciliation")}
+    assert got == {
+        # 9 coverage fillers (residence_unknown warnings) + 12 rows; E1 later superseded
+        ("hes_apc", "20220401T0000_RXA_apc.csv"): ("loaded", 21, 20, 0, 1, 9),
+        # E1 again (valid) and BAD1 (date_invalid)
+        ("hes_apc", "20220402T0000_RXA_apc_fix.csv"): ("loaded", 2, 1, 1, 0, 0),
+        # no EPIORDER column: rejected whole, nothing counts
+        ("hes_apc", "20220403T0000_RXA_apc_bad.csv"): ("rejected", 0, 0, 0, 0, 0),
+        # 9 fillers + 5 rows, AEBAD quarantined (age 130)
+        ("hes_ae", "20220401T0000_RXA_ae.csv"): ("loaded", 14, 13, 1, 0, 9),
+        ("plan", "20220401T0000_plan.csv"): ("loaded", 10, 10, 0, 0, 0),
+        # two areas (HWB rows), not 2 x 91 long-form rows
+        ("population", "ons_mye_mid-2017_fixture.csv"): ("loaded", 2, 2, 0, 0, 0),
+    }
+    rejected = full.rows("select reason from fct_ingest_reconciliation where status = 'rejected'")
+    assert "EPIORDER" in rejected[0]["reason"]
 
 
 # ---- PostgreSQL ---------------------------------------------------------------------------
