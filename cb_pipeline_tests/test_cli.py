@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -96,17 +97,10 @@ def _returned_paths(stdout: str) -> list[Path]:
     return [Path(line.rsplit(": ", 1)[1]) for line in stdout.splitlines() if line.endswith(".xlsx")]
 
 
-@pytest.mark.slow
-def test_run_writes_every_cell_and_registers_the_return(run_result):
-    root, first, _ = run_result
-    assert first.returncode == 0, first.stderr
-    paths = _returned_paths(first.stdout)
-    assert len(paths) == 1, first.stdout
-    path = paths[0]
+def assert_return_matches_warehouse(path: Path, warehouse: Warehouse) -> None:
+    """Every defined name of the cells mart for the return's HWB and quarter holds that value in the
+    workbook; provenance is filled; the registry's SHA-256 is the file's."""
     hwb = path.parent.parent.parent.name
-    assert path == (root / "returns" / hwb / "2018-19" / "Q3" / f"BCF_{hwb}_2018-19_Q3.xlsx").resolve()
-
-    warehouse = Warehouse(f"duckdb:///{root}/warehouse.duckdb")
     cells = warehouse.query_df(
         "select defined_name, value_number, value_text from rpt_bcf_return__cells "
         "where hwb_code = :h and quarter_start = :q", {"h": hwb, "q": dt.date(2018, 10, 1)})
@@ -138,6 +132,44 @@ def test_run_writes_every_cell_and_registers_the_return(run_result):
     assert entry["run_id"] == written["RUN_ID"]
     # commissioner answers are not read yet, so the checklist cannot be complete
     assert not bool(entry["complete"]) and "NC1_MET" in entry["missing"].split(",")
+
+
+@pytest.mark.slow
+def test_run_writes_every_cell_and_registers_the_return(run_result):
+    root, first, _ = run_result
+    assert first.returncode == 0, first.stderr
+    paths = _returned_paths(first.stdout)
+    assert len(paths) == 1, first.stdout
+    path = paths[0]
+    hwb = path.parent.parent.parent.name
+    assert path == (root / "returns" / hwb / "2018-19" / "Q3" / f"BCF_{hwb}_2018-19_Q3.xlsx").resolve()
+    assert_return_matches_warehouse(path, Warehouse(f"duckdb:///{root}/warehouse.duckdb"))
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_run_on_postgresql(synthetic, tmp_path):
+    base = os.environ.get("CB_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("CB_TEST_POSTGRES_URL is not set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    import sqlalchemy as sa
+
+    schema = f"cb_test_cli_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'create schema "{schema}"')
+    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    try:
+        done = cli("run", "--quarter", QUARTER, "--landing", str(synthetic / "zone" / "landing"),
+                   "--reference", str(synthetic / "zone" / "reference"), "--warehouse", url,
+                   "--returns", str(tmp_path / "returns"), cwd=tmp_path, CB_PSEUDONYMISATION_KEY=TEST_KEY)
+        assert done.returncode == 0, done.stderr
+        paths = _returned_paths(done.stdout)
+        assert len(paths) == 1
+        assert_return_matches_warehouse(paths[0], Warehouse(url))
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'drop schema "{schema}" cascade')
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """Coverage (empty, never 0), the quarter spine, the population year and HWB rules, targets and RAG."""
 
 from cb_pipeline_tests.metrics.scenario import (
-    HWB_A, HWB_B, LSOA_A1, LSOA_A2, LSOA_A3, LSOA_B1, NA, ON_TRACK, POPULATION_AGES, Q1, Q2, Q3, Q4,
+    HWB_A, HWB_B, LSOA_A1, LSOA_A2, LSOA_A3, LSOA_B1, NA, ON_TRACK, Q1, Q2, Q3, Q4,
     Scenario, flat_population, months,
 )
 

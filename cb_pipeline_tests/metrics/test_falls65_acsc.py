@@ -2,7 +2,7 @@
 the episode-based dashboard measures, and diagnosis code normalisation."""
 
 from cb_pipeline_tests.metrics.scenario import (
-    HWB_A, LSOA_A3, LSOA_UNKNOWN, NA, NOT_ON_TRACK, ON_TRACK, POPULATION_AGES, Q1, Q2, Scenario,
+    HWB_A, LSOA_A3, LSOA_UNKNOWN, NA, NOT_ON_TRACK, ON_TRACK, POPULATION_AGES, Q2, Scenario,
 )
 
 FALLS = ("int_hes_apc__first_episodes_resident", "epikey", "is_falls65")

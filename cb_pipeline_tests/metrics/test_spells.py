@@ -1,5 +1,7 @@
 """Spell-based figures: spell attributes (feeds.md), dupr with every exclusion, dash_readm30."""
 
+import pytest
+
 from cb_pipeline_tests.metrics.scenario import (
     HWB_A, HWB_B, LSOA_A1, LSOA_A3, LSOA_B1, LSOA_UNKNOWN, NA, NOT_ON_TRACK, ON_TRACK, Q1, Q2, Scenario,
 )
@@ -73,8 +75,14 @@ def _dupr_scenario() -> Scenario:
     return s
 
 
-def test_spell_attributes_come_from_the_right_episode(build):
-    b = build(_dupr_scenario())
+@pytest.fixture(scope="module")
+def dupr_built(tmp_path_factory):
+    """_dupr_scenario built once for the tests that only read it."""
+    return _dupr_scenario().build(tmp_path_factory.mktemp("dupr"))
+
+
+def test_spell_attributes_come_from_the_right_episode(dupr_built):
+    b = dupr_built
     spells = {r["first_epikey"]: r for r in b.rows("select * from int_hes_apc__spells")}
     s1 = spells["S1E1"]
     assert (s1["episode_count"], s1["hwb_code"], s1["tretspef"], s1["discharge_epikey"], s1["disdest"]) == (
@@ -87,8 +95,8 @@ def test_spell_attributes_come_from_the_right_episode(build):
     assert spells["DEST19"]["episode_count"] == 1
 
 
-def test_dupr_denominator_numerator_and_exclusions(build):
-    b = build(_dupr_scenario())
+def test_dupr_denominator_numerator_and_exclusions(dupr_built):
+    b = dupr_built
     den = [k for k, (d, _, _) in DUPR_SPELLS.items() if d] + ["S1E1", "S4E1", "S7E1"]
     num = [k for k, (_, n, _) in DUPR_SPELLS.items() if n] + ["S1E1", "S4E1"]
     assert (len(den), len(num)) == (11, 8)

@@ -11,6 +11,7 @@ repeated anywhere in it, then for its rows), never held whole.
 
 import datetime as dt
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from .spec import Context, FeedSpec, key_series, prepare
 
 log = logging.getLogger(__name__)
 
+STAGE_ABOVE_BYTES = 64 << 20  # deliveries larger than this load through staging tables
 IGNORED_SUFFIXES = (".done", ".tmp", ".part", ".partial", ".crdownload")
 _STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})")
 
@@ -271,14 +273,29 @@ def _load_delivery(warehouse, spec: FeedSpec, path: Path, sha: str, ctx: Context
     rep = DeliveryReport(path.name, "loaded", sha256=sha)
     counts: dict[tuple[str, str], int] = {}
     malformed = MalformedRows()
+    staged = path.stat().st_size > int(os.environ.get("CB_INGEST_STAGE_ABOVE_BYTES", STAGE_ABOVE_BYTES))
+    if staged:
+        # A large delivery is loaded into staging tables a batch per transaction (DuckDB holds an open
+        # transaction's rows in memory), then published in one transaction: memory stays bounded and
+        # a run killed half way leaves only staging tables, dropped by the next attempt.
+        targets = _create_staging(warehouse, spec)
+        for batch in read_batches(path, header, mapping, malformed):
+            with warehouse.begin() as conn:
+                _load_batch(warehouse, conn, spec, _with_file_values(batch, file_values), ctx, key, schemas, rules,
+                            rep, counts, path.name, targets)
+            say(f"{spec.name}/{path.name}: {rep.rows_in:,} rows read")
     with warehouse.begin() as conn:
         if replacing:
             _delete_delivery(conn, spec, path.name)
             rep.reason = "replaced an earlier file of the same name with different content"
-        for batch in read_batches(path, header, mapping, malformed):
-            _with_file_values(batch, file_values)
-            _load_batch(warehouse, conn, spec, batch, ctx, key, schemas, rules, rep, counts, path.name)
-            say(f"{spec.name}/{path.name}: {rep.rows_in:,} rows read")
+        if staged:
+            for final, stage in zip((spec.table, spec.quarantine_table), targets):
+                conn.execute(sa.text(f'insert into "{final}" select * from "{stage}"'))
+                conn.execute(sa.text(f'drop table "{stage}"'))
+        else:
+            for batch in read_batches(path, header, mapping, malformed):
+                _load_batch(warehouse, conn, spec, _with_file_values(batch, file_values), ctx, key, schemas, rules,
+                            rep, counts, path.name, (spec.table, spec.quarantine_table))
         if malformed.numbers:
             _load_malformed(warehouse, conn, spec, malformed, ctx, rep, counts, path.name)
         conn.execute(sa.text(
@@ -286,10 +303,12 @@ def _load_delivery(warehouse, spec: FeedSpec, path: Path, sha: str, ctx: Context
             "warning_rows, run_date, loaded_at) values (:f, :d, :s, 'loaded', :r, :ri, :va, :q, :w, :rd, :t)"),
             {"f": spec.name, "d": path.name, "s": sha, "r": rep.reason, "ri": rep.rows_in, "va": rep.valid,
              "q": rep.quarantined, "w": rep.warning_rows, "rd": ctx.run_date, "t": _now()})
-        for (rule_id, kind), n in sorted(counts.items()):
-            conn.execute(sa.text("insert into ingest_rule_counts (feed, delivery, rule_id, kind, rows) "
-                                 "values (:f, :d, :r, :k, :n)"),
-                         {"f": spec.name, "d": path.name, "r": rule_id, "k": kind, "n": n})
+        if counts:
+            conn.execute(sa.text("insert into ingest_rule_counts (feed, delivery, rule_id, kind, rows) values "
+                                 + ", ".join(f"(:f, :d, :r{i}, :k{i}, :n{i})" for i in range(len(counts)))),
+                         {"f": spec.name, "d": path.name,
+                          **{f"{x}{i}": val for i, ((r, k), n) in enumerate(sorted(counts.items()))
+                             for x, val in (("r", r), ("k", k), ("n", n))}})
         _recompute_supersede(conn, spec, None if replacing else path.name)
     rep.rule_counts = {f"{r}:{k}": n for (r, k), n in sorted(counts.items())}
     say(f"{spec.name}/{path.name}: loaded {rep.rows_in:,} rows: {rep.valid:,} valid, {rep.quarantined:,} quarantined, "
@@ -297,8 +316,18 @@ def _load_delivery(warehouse, spec: FeedSpec, path: Path, sha: str, ctx: Context
     return rep
 
 
+def _create_staging(warehouse, spec: FeedSpec) -> tuple[str, str]:
+    names = (f"_stage_{spec.table}", f"_stage_{spec.quarantine_table}")
+    with warehouse.begin() as conn:
+        for name, cols in zip(names, (output_columns(spec), quarantine_columns(spec))):
+            conn.execute(sa.text(f'drop table if exists "{name}"'))
+            body = ", ".join(f'"{n}" {t}' for n, t in cols)
+            conn.execute(sa.text(f'create table "{name}" ({body})'))
+    return names
+
+
 def _load_batch(warehouse, conn, spec: FeedSpec, raw: pd.DataFrame, ctx: Context, key: bytes | None,
-                schemas, rules, rep: DeliveryReport, counts, delivery: str) -> None:
+                schemas, rules, rep: DeliveryReport, counts, delivery: str, targets: tuple[str, str]) -> None:
     n = len(raw)
     frame = prepare(spec, raw)
     nhs = spec.nhs_column
@@ -339,14 +368,14 @@ def _load_batch(warehouse, conn, spec: FeedSpec, raw: pd.DataFrame, ctx: Context
     if valid.any():
         out = _valid_rows(spec, frame[valid], raw[valid], pseudonym[valid] if pseudonym is not None else None,
                           nhs, delivery, ctx, warn_ids[valid])
-        warehouse.load_arrow(conn, spec.table, out)
+        warehouse.load_arrow(conn, targets[0], out)
     if fatal_any.any():
         q = {"_delivery": delivery, "_row_number": raw["_row_number"][fatal_any].to_numpy(),
              "_run_date": ctx.run_date, "_rules": fatal_ids[fatal_any], "_reasons": reasons[fatal_any], "_raw_line": None}
         for c in spec.columns:
             col = raw[c.name][fatal_any] if c.name in raw else pd.Series(pd.NA, index=raw.index[fatal_any], dtype="string")
             q[c.field] = pseudonym[fatal_any] if (nhs is not None and c is nhs) else col
-        warehouse.load_arrow(conn, spec.quarantine_table, _arrow(quarantine_columns(spec), q, int(fatal_any.sum())))
+        warehouse.load_arrow(conn, targets[1], _arrow(quarantine_columns(spec), q, int(fatal_any.sum())))
 
 
 def _joined(masks: dict[str, np.ndarray], rules, rows: np.ndarray, *, ids_only: bool) -> pd.Series:
