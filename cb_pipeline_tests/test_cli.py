@@ -24,9 +24,10 @@ import pytest
 
 from cb_pipeline.cli import latest_complete_quarter, main
 from cb_pipeline.lib.warehouse import Warehouse
-from cb_pipeline.lib.workbook import read_defined_values
+from cb_pipeline.lib.workbook import libreoffice_executable, read_defined_values, recalculate_with_libreoffice
+from cb_pipeline_tests.shared_data import SHARED
 
-REAL_REFERENCE = Path("/work/shared/reference/central_bedfordshire_lsoa11_localities.csv")
+REAL_REFERENCE = SHARED / "reference" / "central_bedfordshire_lsoa11_localities.csv"
 QUARTER = "2018-19-Q3"
 TEST_KEY = "cli-test-pseudonymisation-key"
 
@@ -258,3 +259,19 @@ def test_catalogue_writes_and_checks(tmp_path, capsys):
                                           ("2018-12", "2018-19 Q3"), ("2018-04", "2017-18 Q4")])
 def test_demo_runs_the_latest_complete_quarter(end, quarter):
     assert latest_complete_quarter(end).label == quarter
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(libreoffice_executable() is None and not os.environ.get("CB_REQUIRE_LIBREOFFICE"),
+                    reason="LibreOffice (soffice) is not installed: .ci/run installs libreoffice-calc")
+def test_the_generated_return_opens_in_libreoffice(run_result, tmp_path):
+    """LibreOffice headless opens the pipeline's own return, recalculates it, and its formulas agree
+    with the pipeline: the same figures by name, and the completion banner Incomplete (no answers)."""
+    _, first, _ = run_result
+    path = _returned_paths(first.stdout)[0]
+    converted = recalculate_with_libreoffice(path, tmp_path / "lo")
+    ours, theirs = read_defined_values(path), read_defined_values(converted)
+    for name in ("NEA_Q_ACTUAL", "FALLS65_DSR", "DASH_AE_ATT_ALL_YTD", "DQ_HES_APC_ROWS_IN", "HWB_CODE"):
+        if name in ours:
+            assert theirs[name] == ours[name], name
+    assert theirs["TEMPLATE_STATUS"] == "Incomplete Template"

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from cb_pipeline.lib.ingest import PseudonymisationKeyMissing, ingest_feed
 from cb_pipeline.lib.warehouse import Warehouse
 from cb_pipeline.reference import load_reference
+from cb_pipeline_tests.shared_data import SHARED
 
 KEY = b"unit-test-key"
 VALID_NHS = "9434765919"  # the example of feeds.md
@@ -206,7 +207,7 @@ def test_ragged_rows_are_quarantined_with_their_row_numbers_across_batches(env, 
         i for i in range(2, 40) if i % 10]
 
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real-data"
+REAL = SHARED / "real-data"
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason=f"real ONS files not found at {REAL}")

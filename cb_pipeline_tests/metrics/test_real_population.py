@@ -10,7 +10,8 @@ import pytest
 
 from cb_pipeline_tests.metrics.scenario import REFERENCE_HEADER, Scenario, months
 
-SHARED = Path(os.environ.get("CB_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
+from cb_pipeline_tests.shared_data import SHARED
+
 REAL = SHARED / "real-data"
 LOOKUP = SHARED / "reference" / "central_bedfordshire_lsoa11_localities.csv"
 CB = "E06000056"

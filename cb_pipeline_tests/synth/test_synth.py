@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from cb_pipeline.synth import generate_landing_zone
+from cb_pipeline_tests.shared_data import SHARED
 
-REAL_REFERENCE = Path("/work/shared/reference")
+REAL_REFERENCE = SHARED / "reference"
 
 # ---------------------------------------------------------------- the contract, typed from feeds.md
 
