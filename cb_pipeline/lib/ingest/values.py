@@ -33,6 +33,14 @@ def parse_dates(text: pd.Series) -> pd.Series:
     return out.where(tail_ok.fillna(False).astype(bool)).astype("datetime64[s]")
 
 
+def parse_datetimes(text: pd.Series) -> pd.Series:
+    """`YYYY-MM-DD HH:MM[:SS]` (or `DD/MM/YYYY HH:MM[:SS]`, `T` for the space) -> the date part as
+    datetime64; NaT when the time is missing or not a clock time (feeds.md asks for both parts)."""
+    rest = text.str.slice(10)
+    clock = rest.str.fullmatch(r"[ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?", na=False)
+    return parse_dates(text).where(clock.fillna(False).astype(bool))
+
+
 def parse_whole_numbers(text: pd.Series) -> pd.Series:
     """`42`, `42.0` -> 42; anything else (`42.5`, `abc`) -> NA. Returns nullable Int64."""
     ok = text.str.fullmatch(r"[+-]?\d{1,9}(\.0*)?", na=False)
@@ -55,6 +63,12 @@ def parse_numbers(text: pd.Series) -> pd.Series:
 
 def normalise_codes(text: pd.Series, codes: frozenset[str]) -> pd.Series:
     """Codes in the list's case; a one-digit value where the list is zero-padded (`1` for `01`) is padded."""
+    if not all(c == c.lower() for c in codes) and not all(c == c.upper() for c in codes):
+        # A list spelt in mixed case (`Service User`, `D(ii)`): match case-insensitively and store
+        # the list's own spelling, so the SQL compares with the values feeds.md prints.
+        canonical = {c.upper(): c for c in codes}
+        upper = text.str.upper()
+        return upper.map(canonical, na_action="ignore").astype("string").where(upper.isin(canonical), upper)
     s = text.str.lower() if all(c == c.lower() for c in codes) else text.str.upper()
     if any(len(c) == 2 and c[0] == "0" for c in codes):
         s = s.mask(s.str.fullmatch(r"\d", na=False), "0" + s)
@@ -85,6 +99,17 @@ def nhs_number_valid(normalised: pd.Series) -> pd.Series:
     return pd.Series(valid, index=normalised.index)
 
 
+_HASH_CONNECTION: duckdb.DuckDBPyConnection | None = None
+
+
+def _hash_connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process for hashing (opening one costs ~10 ms per delivery)."""
+    global _HASH_CONNECTION
+    if _HASH_CONNECTION is None:
+        _HASH_CONNECTION = duckdb.connect()
+    return _HASH_CONNECTION
+
+
 def hmac_sha256_hex(values: pd.Series, key: bytes) -> pd.Series:
     """HMAC-SHA256(key, value) as hex for every non-missing value, computed by DuckDB in one pass.
 
@@ -98,10 +123,13 @@ def hmac_sha256_hex(values: pd.Series, key: bytes) -> pd.Series:
     out = pd.Series(pd.NA, index=values.index, dtype="string")
     if present.any():
         table = pa.table({"v": pa.array(values[present].astype(str).tolist(), type=pa.string())})
-        with duckdb.connect() as con:
+        con = _hash_connection().cursor()  # a cursor per call: safe across threads
+        try:
             con.register("v_in", table)
             hashed = con.execute(
                 "select sha256($o::blob || unhex(sha256($i::blob || encode(v)))) from v_in", {"o": opad, "i": ipad}
             ).fetchnumpy()
+        finally:
+            con.close()
         out[present] = list(hashed.values())[0]
     return out
