@@ -22,7 +22,7 @@ demo: setup
 # The Dagster UI on http://127.0.0.1:3000 over the same definitions; run history kept in .dagster_home/.
 dev: setup
 	mkdir -p .dagster_home
-	test -f .dagster_home/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > .dagster_home/dagster.yaml
+	test -f .dagster_home/dagster.yaml || cp deploy/dagster.local.yaml .dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml
 
 catalogue: setup

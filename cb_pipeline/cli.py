@@ -1,4 +1,4 @@
-"""The `cb-pipeline` command line: synth | run | demo | catalogue (return.md, Command line).
+"""The `cb-pipeline` command line: synth | run | demo | catalogue | serve | portal-user (return.md, Command line).
 
 Belongs here: argument parsing, turning flags into Settings, running the Dagster job in-process
 for one partition, terse progress output, and the exit codes (0 ok, 1 a return or check failed,
@@ -195,7 +195,9 @@ def run_quarter(settings: Settings, quarter: FyQuarter, hwb_codes: list[str] | N
         if cls_name in _config_error_names():
             raise ConfigurationError(f"{where}: {_one_line(message)}")
         if event.step_failure_data.error and "DagsterAssetCheckFailedError" in (event.step_failure_data.error.cls_name or ""):
-            raise RunFailed(f"{where}: a blocking data test failed ({_one_line(message)})")
+            # the check's own error line (above, on stderr) says what failed and where to look
+            raise RunFailed(f"{where}: a blocking data test failed ({_one_line(message)}); see the check's "
+                            "'failure' and 'where_to_look' metadata in the Dagster UI and the error lines above")
         raise RunFailed(f"{where}: {_one_line(message)}")
     produced = []
     for materialization in result.asset_materializations_for_node(ASSET_NAME):
@@ -289,12 +291,30 @@ def cmd_catalogue(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- check
+
+
+def cmd_check(args) -> int:
+    """The real ingest engine into a throw-away warehouse (cb_pipeline/quality/landing_check.py)."""
+    from cb_pipeline.quality.landing_check import check_landing, format_summary
+
+    settings = Settings.from_env().with_overrides(landing_dir=Path(args.landing) if args.landing else None,
+                                                  reference_dir=Path(args.reference) if args.reference else None)
+    summaries = check_landing(settings.landing_dir, settings.reference_dir)
+    for line in format_summary(summaries):
+        print(line)
+    rejected = sum(len(s.rejected) for s in summaries)
+    _say(f"check {settings.landing_dir}: {rejected} deliveries rejected, "
+         f"{sum(s.quarantined for s in summaries):,} rows would be quarantined; nothing was loaded")
+    return 1 if rejected else 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cb-pipeline", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{synth,run,demo,catalogue}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{synth,run,demo,catalogue,check,serve,portal-user}")
 
     synth = sub.add_parser("synth", help="write a realistic synthetic landing zone and reference lookup")
     synth.add_argument("--out", required=True, help="output folder: gets landing/ and reference/")
@@ -324,6 +344,33 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue.add_argument("--check", action="store_true", help="exit 1 if the file is stale instead of writing it")
     catalogue.add_argument("--out", help=argparse.SUPPRESS)
     catalogue.set_defaults(func=cmd_catalogue)
+
+    check = sub.add_parser("check", help="validate a landing zone without loading it (exit 1 if a delivery is rejected)")
+    check.add_argument("--landing", help="landing zone (default CB_LANDING_DIR or ./data/landing)")
+    check.add_argument("--reference", help="reference folder (default CB_REFERENCE_DIR or ./data/reference)")
+    check.set_defaults(func=cmd_check)
+
+    # the commissioners' download portal (cb_pipeline/portal): README, "The download portal"
+    def portal_command(name: str):
+        def run(args) -> int:
+            from cb_pipeline.portal import commands  # imported only when a portal command runs
+
+            return getattr(commands, name)(args)
+        return run
+
+    serve = sub.add_parser("serve", help="the commissioners' download portal (needs CB_PORTAL_SECRET)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--certfile", help="TLS certificate (PEM) to serve HTTPS directly")
+    serve.add_argument("--keyfile", help="TLS private key (PEM) for --certfile")
+    serve.set_defaults(func=portal_command("cmd_serve"))
+
+    portal_user = sub.add_parser("portal-user", help="manage portal users (password from a prompt or stdin)")
+    portal_user_sub = portal_user.add_subparsers(dest="action", required=True, metavar="{add}")
+    portal_user_add = portal_user_sub.add_parser("add", help="add a user or replace their password and HWBs")
+    portal_user_add.add_argument("name", help="user name")
+    portal_user_add.add_argument("--hwb", nargs="+", required=True, metavar="CODE", help="HWB codes the user may see")
+    portal_user_add.set_defaults(func=portal_command("cmd_portal_user"))
     return parser
 
 

@@ -3,14 +3,18 @@
 Belongs here: assembling `Definitions` from the asset factories and modules, the job, the default
 executor and resources. `dagster dev` (workspace.yaml), `dagster asset materialize -m
 cb_pipeline.definitions` and `cb-pipeline run` all load this same graph.
-Does not: what any asset does (lib/dagster_assets.py, reference/assets.py, bcf_return/assets.py).
+Does not: what any asset does (lib/dagster_assets.py, reference/assets.py, bcf_return/assets.py,
+dashboard/assets.py).
 """
 
 import dagster as dg
 
+from cb_pipeline import automation
 from cb_pipeline.bcf_return.assets import bcf_return_asset
+from cb_pipeline.dashboard.assets import published_dashboard_asset
 from cb_pipeline.lib import sql_models
 from cb_pipeline.lib.dagster_assets import default_resources, ingest_assets, ingest_asset_key, ingest_feed_names, sql_model_assets
+from cb_pipeline.quality.expectations import mart_expectation_checks
 from cb_pipeline.reference.assets import reference_lsoa_localities
 
 JOB_NAME = "bcf_quarterly_return_job"
@@ -25,17 +29,23 @@ def build_defs(resource_overrides: dict | None = None, *, loggers: dict | None =
     ingest_keys = [ingest_asset_key(feed) for feed in ingest_feed_names()]
     models = sql_models.discover()
     assets = [*ingest, reference_lsoa_localities, *sql_model_assets(ingest_keys, models),
-              bcf_return_asset(ingest_keys, set(models))]
+              bcf_return_asset(ingest_keys, set(models)), published_dashboard_asset(set(models))]
     job = dg.define_asset_job(
         JOB_NAME,
         # partitioned by the return's quarters (inferred from bcf_return; the other assets are not partitioned)
         selection=dg.AssetSelection.all(),
+        # the run queue lets one warehouse writer run at a time (deploy/dagster.yaml; DuckDB has one writer)
+        tags=automation.WAREHOUSE_TAG,
         description="Ingest every feed, load the reference lookup, build every SQL model (with its tests) and "
                     "render the quarter's returns. Partition = quarter start date (2018-10-01 = 2018-19 Q3).",
     )
     return dg.Definitions(
         assets=assets,
-        jobs=[job],
+        # Great Expectations on the marts the return reads (blocking suite + same-quarter-last-year warning)
+        asset_checks=mart_expectation_checks(set(models)),
+        jobs=[job, *automation.automation_jobs()],
+        schedules=automation.schedules(JOB_NAME),
+        sensors=automation.sensors(),
         resources={**default_resources(), **(resource_overrides or {})},
         # one process: the steps are short SQL statements against one warehouse file, so the
         # multiprocess executor's per-step process start would cost more than the work (~5x).

@@ -147,9 +147,49 @@ def test_run_writes_every_cell_and_registers_the_return(run_result):
     assert_return_matches_warehouse(path, Warehouse(f"duckdb:///{root}/warehouse.duckdb"))
 
 
+# Run-specific by design: which run wrote the file, and when.
+RUN_SPECIFIC_NAMES = {"RUN_ID", "GENERATED_AT"}
+
+
+def defined_name_values(path: Path) -> dict[str, list]:
+    """{defined name: [cell values, row by row]} for every defined name of the workbook, single
+    cells and ranges alike (the tables of the Data Quality and Provenance sheets too)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, data_only=True)
+    out = {}
+    for name, dn in wb.defined_names.items():
+        values = []
+        for sheet, ref in dn.destinations:
+            cells = wb[sheet][ref.replace("$", "")]
+            rows = cells if isinstance(cells, tuple) else ((cells,),)
+            for row in rows:
+                values.extend(c.value for c in (row if isinstance(row, tuple) else (row,)))
+        out[name] = values
+    return out
+
+
+def assert_same_defined_names(duckdb_path: Path, postgres_path: Path) -> None:
+    """Every defined name holds the same values in both workbooks (floats to 1e-9 relative: the two
+    engines may sum in a different order), except the run's own id and time."""
+    ours, theirs = defined_name_values(duckdb_path), defined_name_values(postgres_path)
+    assert set(ours) == set(theirs)
+    differ = []
+    for name in sorted(set(ours) - RUN_SPECIFIC_NAMES):
+        a, b = ours[name], theirs[name]
+        same = len(a) == len(b) and all(
+            math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+            if isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool) else x == y
+            for x, y in zip(a, b))
+        if not same:
+            differ.append((name, a[:5], b[:5]))
+    assert not differ, differ[:10]
+    assert len(ours) > 100
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_run_on_postgresql(synthetic, tmp_path):
+def test_run_on_postgresql(synthetic, run_result, tmp_path):
     base = os.environ.get("CB_TEST_POSTGRES_URL")
     if not base:
         pytest.skip("CB_TEST_POSTGRES_URL is not set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
@@ -168,6 +208,9 @@ def test_run_on_postgresql(synthetic, tmp_path):
         paths = _returned_paths(done.stdout)
         assert len(paths) == 1
         assert_return_matches_warehouse(paths[0], Warehouse(url))
+        # the same landing zone through the same command on DuckDB: the same workbook, name by name
+        assert run_result[1].returncode == 0, run_result[1].stderr
+        assert_same_defined_names(_returned_paths(run_result[1].stdout)[0], paths[0])
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql(f'drop schema "{schema}" cascade')

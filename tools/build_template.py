@@ -572,6 +572,25 @@ class TemplateBuilder:
         ws.merge_cells(f"B{row + 1}:{get_column_letter(all_col + 3)}{row + 1}")
         ws.row_dimensions[row + 1].height = 30
         ws.freeze_panes = "D7"
+        # The monthly XmR views: the pipeline writes each ALL measure's last 24 months into
+        # DASH_XMR_TABLE (from fct_place_dashboard_monthly_xmr) and draws one line chart per measure
+        # from those cells, stacked from DASH_XMR_CHARTS down (cb_pipeline/bcf_return/charts.py).
+        self.section(ws, f"A{row + 3}", "Monthly statistical process control (XmR) view: last 24 months, whole HWB",
+                     "B")
+        self.label(ws, f"A{row + 4}", "Centre line = mean; limits = mean +/- 2.66 x mean moving range; a signal "
+                   "is a month outside the limits or in a run of 7 or more on one side of the centre line. Data: "
+                   "the table to the right (columns Y onwards).")
+        ws.merge_cells(f"A{row + 4}:B{row + 4}")
+        ws.row_dimensions[row + 4].height = 45
+        self.define(ws, f"A{row + 5}", "DASH_XMR_CHARTS")
+        xmr_col = all_col + 5  # Y: clear of the locality slots, whose unused columns are hidden
+        for offset, width in enumerate((40, 10, 9, 10, 10, 10, 10, 30)):
+            ws.column_dimensions[get_column_letter(xmr_col + offset)].width = width
+        self.section(ws, f"{get_column_letter(xmr_col)}5", "XmR data (filled by the pipeline)",
+                     get_column_letter(xmr_col + 7))
+        self.table(ws, 6, xmr_col, "DASH_XMR_TABLE",
+                   ["Measure", "Month", "Count", "Centre line", "Lower limit", "Upper limit", "Signal point", "Signal"],
+                   [TEXT, TEXT, COUNT, "0.00", "0.00", "0.00", COUNT, TEXT])
         self.protect(ws)
 
     def table(self, ws, row: int, first_col: int, name: str, titles: list[str], formats: list[str]) -> None:
@@ -604,6 +623,11 @@ class TemplateBuilder:
         self.section(ws, "I11", "Valid rows by month (coverage)", "N")
         self.table(ws, 12, 9, "DQ_COVERAGE_TABLE", ["Month", "hes_apc", "hes_ae", "ambulance", "social_care", "dtoc"],
                    [TEXT] + [COUNT] * 5)
+        for col, width in (("O", 4), ("P", 14), ("Q", 10), ("R", 12), ("S", 12), ("T", 13)):
+            ws.column_dimensions[col].width = width
+        self.section(ws, "P11", "Rows by month of their date: valid, with warnings, quarantined", "T")
+        self.table(ws, 12, 16, "DQ_MONTHLY_TABLE", ["Feed", "Month", "Valid", "Warnings", "Quarantined"],
+                   [TEXT, TEXT, COUNT, COUNT, COUNT])
         self.protect(ws)
 
     def narrative(self) -> None:

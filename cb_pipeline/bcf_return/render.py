@@ -1,8 +1,8 @@
 """Render the quarterly returns of one quarter from the warehouse, and register them.
 
 Belongs here: which warehouse rows go into the return (the cells mart, the provenance and data
-quality tables), the run provenance values, the `return_registry` table and
-its rows. Plain Python over a Warehouse, so it runs (and is tested) without Dagster.
+quality tables), the commissioner answers file of each return (parsed by cb_pipeline/inputs), the
+run provenance values, the `return_registry` table and its rows. Plain Python over a Warehouse, so it runs (and is tested) without Dagster.
 Does not: compute any figure (SQL models do; this module only copies rows into named cells),
 know cell addresses or the write/supersede mechanics (lib/workbook.py), or Dagster (assets.py).
 """
@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cb_pipeline.inputs import InputsError, load_answers, to_defined_names
+from cb_pipeline.bcf_return import charts
 from cb_pipeline.lib import sql_models, workbook
 from cb_pipeline.lib.periods import FyQuarter
 from cb_pipeline.lib.warehouse import Warehouse
@@ -24,6 +26,9 @@ CELLS_MODEL = "rpt_bcf_return__cells"
 RECONCILIATION_MODEL = "fct_ingest_reconciliation"
 COVERAGE_MODEL = "int_feed_coverage__months"
 RULE_COUNTS_TABLE = "ingest_rule_counts"
+DQ_RULES_MODEL = "fct_data_quality_rules"
+DQ_MONTHLY_MODEL = "fct_data_quality_monthly"
+XMR_MODEL = "fct_place_dashboard_monthly_xmr"
 REGISTRY_TABLE = "return_registry"
 # Columns of the Data Quality coverage table after Month, in the template's order.
 COVERAGE_FEEDS = ("hes_apc", "hes_ae", "ambulance", "social_care", "dtoc")
@@ -47,6 +52,10 @@ create table if not exists {REGISTRY_TABLE} (
 
 class ReturnNotProduced(Exception):
     """A requested return cannot be rendered (no figures for it, tables missing); says why."""
+
+
+class InvalidAnswers(ReturnNotProduced):
+    """Commissioner answers files were invalid: those returns were not produced (the others were)."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,10 @@ def provenance_deliveries(warehouse: Warehouse) -> list[list[object]]:
 
 def data_quality_rules(warehouse: Warehouse) -> list[list[object]]:
     """DQ_RULES_TABLE rows: feed, rule, kind, rows (every delivery loaded so far, all HWBs)."""
+    if warehouse.table_exists(DQ_RULES_MODEL):
+        frame = warehouse.query_df(
+            f"select feed, rule_id, kind, rows from {DQ_RULES_MODEL} order by feed_order, feed, kind, rule_id")
+        return [[_plain(v) for v in row] for row in frame.itertuples(index=False)]
     if not warehouse.table_exists(RULE_COUNTS_TABLE):
         return []
     frame = warehouse.query_df(
@@ -172,6 +185,41 @@ def data_quality_rules(warehouse: Warehouse) -> list[list[object]]:
         "group by feed, rule_id, kind having sum(rows) > 0 order by feed, kind, rule_id"
     )
     return [[_plain(v) for v in row] for row in frame.itertuples(index=False)]
+
+
+def data_quality_monthly(warehouse: Warehouse) -> list[list[object]]:
+    """DQ_MONTHLY_TABLE rows: feed, month, valid, warnings, quarantined, for the five patient-level
+    feeds (every delivery loaded so far, all HWBs; a quarantined row with an unreadable date has no month)."""
+    if not warehouse.table_exists(DQ_MONTHLY_MODEL):
+        return []
+    frame = warehouse.query_df(
+        f"select feed, month, valid_rows, warning_rows, quarantined_rows from {DQ_MONTHLY_MODEL} "
+        "order by feed_order, case when month is null then 1 else 0 end, month")
+    return [[_plain(v) for v in row] for row in frame.itertuples(index=False)]
+
+
+def xmr_rows(warehouse: Warehouse, hwb_code: str, quarter: FyQuarter) -> list[list[object]]:
+    """DASH_XMR_TABLE rows for one return: per ALL dashboard measure, its 24 months (measure title,
+    month, count, centre, lower limit, upper limit, signal point, signal), in the charts' order."""
+    if not warehouse.table_exists(XMR_MODEL):
+        return []
+    frame = warehouse.query_df(
+        f"select measure_id, month_start, n, centre, lower_limit, upper_limit, signal_value, "
+        f"signal_outside_limits, signal_run_of_7 from {XMR_MODEL} where hwb_code = :h and quarter_start = :q "
+        "order by measure_id, month_start",
+        {"h": hwb_code, "q": quarter.start},
+    )
+    order = list(charts.MEASURE_TITLES)
+    rows = []
+    for r in sorted(frame.itertuples(index=False), key=lambda r: (order.index(r.measure_id)
+                                                                   if r.measure_id in order else len(order))):
+        month = r.month_start.date() if isinstance(r.month_start, dt.datetime) else r.month_start
+        signals = [text for flag, text in ((r.signal_outside_limits, "outside the limits"),
+                                           (r.signal_run_of_7, "run of 7 on one side")) if _plain(flag)]
+        rows.append([charts.MEASURE_TITLES.get(r.measure_id, r.measure_id), month.strftime("%Y-%m"), _plain(r.n),
+                     _plain(r.centre), _plain(r.lower_limit), _plain(r.upper_limit), _plain(r.signal_value),
+                     "; ".join(signals) or None])
+    return rows
 
 
 def data_quality_coverage(warehouse: Warehouse, quarter: FyQuarter) -> list[list[object]]:
@@ -233,8 +281,13 @@ def _register(warehouse: Warehouse, rendered: RenderedReturn, run_id: str | None
 
 def render_return(warehouse: Warehouse, hwb_code: str, quarter: FyQuarter, *, returns_dir: Path, template: Path,
                   run_id: str | None, generated_at: dt.datetime | None = None,
-                  shared_tables: dict[str, list[list[object]]] | None = None) -> RenderedReturn:
-    """Fill, write and register one HWB's return for the quarter."""
+                  shared_tables: dict[str, list[list[object]]] | None = None,
+                  inputs_dir: Path | None = None) -> RenderedReturn:
+    """Fill, write and register one HWB's return for the quarter.
+
+    With `inputs_dir` (the landing zone's `inputs/`), the commissioner answers file of the return
+    fills the answer cells; no file leaves them empty (the Checklist then says incomplete); an
+    invalid file raises InputsError before anything is written."""
     generated_at = generated_at or _utc_now()
     values = cell_values(warehouse, hwb_code, quarter)
     if not values:
@@ -249,9 +302,20 @@ def render_return(warehouse: Warehouse, hwb_code: str, quarter: FyQuarter, *, re
         "PROVENANCE_DELIVERIES_TABLE": provenance_deliveries(warehouse),
         "DQ_RULES_TABLE": data_quality_rules(warehouse),
     }
+    if inputs_dir is not None:
+        answers, answers_file = load_answers(inputs_dir, hwb_code, quarter.fy_label, quarter.number)
+        if answers is not None:
+            values.update(to_defined_names(answers))
+            # the answers file is an input delivery of this return: its SHA-256 goes in Provenance
+            sha = hashlib.sha256(answers_file.read_bytes()).hexdigest()
+            tables["PROVENANCE_DELIVERIES_TABLE"] = list(tables.get("PROVENANCE_DELIVERIES_TABLE", [])) + [
+                ["inputs", f"{hwb_code}/{answers_file.name}", sha, "loaded", None]]
     tables["DQ_COVERAGE_TABLE"] = data_quality_coverage(warehouse, quarter)
+    tables.setdefault("DQ_MONTHLY_TABLE", data_quality_monthly(warehouse))
+    tables["DASH_XMR_TABLE"] = xmr_rows(warehouse, hwb_code, quarter)
     localities = slot_localities(values)
     wb = workbook.fill_template(template, values, tables, localities)
+    charts.add_xmr_charts(wb, tables["DASH_XMR_TABLE"])  # drawn from the table's cells just written
     complete, missing = workbook.template_status(wb)
     fingerprint = workbook.content_fingerprint(values, tables, localities)  # what fill_template wrote
     result = workbook.write_return(wb, returns_dir, hwb_code, quarter.fy_label, quarter.number, fingerprint)
@@ -272,8 +336,12 @@ def _file_run_id(path: Path, default: str | None) -> str | None:
 
 
 def render_returns(warehouse: Warehouse, quarter: FyQuarter, *, returns_dir: Path, template: Path,
-                   run_id: str | None, hwb_codes: Sequence[str] | None = None) -> list[RenderedReturn]:
-    """Every HWB's return for the quarter (or only `hwb_codes`, each of which must have cells)."""
+                   run_id: str | None, hwb_codes: Sequence[str] | None = None,
+                   inputs_dir: Path | None = None) -> list[RenderedReturn]:
+    """Every HWB's return for the quarter (or only `hwb_codes`, each of which must have cells).
+
+    An HWB whose answers file is invalid gets no return; the others are still rendered, then
+    ReturnNotProduced is raised with every invalid file's problems."""
     returns_dir = Path(returns_dir).resolve()  # the registry holds absolute paths, usable from anywhere
     available = hwbs_with_cells(warehouse, quarter)
     if hwb_codes:
@@ -295,8 +363,18 @@ def render_returns(warehouse: Warehouse, quarter: FyQuarter, *, returns_dir: Pat
     shared = {
         "PROVENANCE_DELIVERIES_TABLE": provenance_deliveries(warehouse),
         "DQ_RULES_TABLE": data_quality_rules(warehouse),
+        "DQ_MONTHLY_TABLE": data_quality_monthly(warehouse),
     }
     generated_at = _utc_now()
-    return [render_return(warehouse, hwb, quarter, returns_dir=returns_dir, template=template, run_id=run_id,
-                          generated_at=generated_at, shared_tables=shared)
-            for hwb in wanted]
+    rendered, invalid = [], []
+    for hwb in wanted:
+        try:
+            rendered.append(render_return(warehouse, hwb, quarter, returns_dir=returns_dir, template=template,
+                                          run_id=run_id, generated_at=generated_at, shared_tables=shared,
+                                          inputs_dir=inputs_dir))
+        except InputsError as exc:
+            invalid.append(f"{hwb} {quarter.label}: {exc}")
+    if invalid:
+        done = ", ".join(f"{r.hwb_code} -> {r.path}" for r in rendered) or "none"
+        raise InvalidAnswers("\n".join(invalid) + f"\n(returns written for the other HWBs: {done})")
+    return rendered

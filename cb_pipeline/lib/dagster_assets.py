@@ -17,10 +17,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from cb_pipeline.lib import sql_models
+from cb_pipeline.lib.asset_metadata import table_metadata, table_schema  # noqa: F401 (table_schema: re-export)
+from cb_pipeline.lib.retry import IO_RETRY_POLICY, permanent_errors
 from cb_pipeline.lib.settings import DEFAULT_WAREHOUSE_URL, Settings, pseudonymisation_key
 from cb_pipeline.lib.warehouse import Warehouse
+from cb_pipeline.quality.ingest_checks import failure_summary, ingest_check_results, ingest_check_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "templates" / "bcf_quarterly_return.xlsx"
@@ -35,12 +39,25 @@ SHARED_INGEST_TABLES = ("deliveries", "rule_counts")
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse URL (DuckDB file or PostgreSQL); `warehouse()` opens it."""
+    """The warehouse URL (DuckDB file or PostgreSQL); `warehouse()` opens it.
+
+    One Warehouse per run (per step process with a multiprocess executor), disposed when the run
+    ends: DuckDB allows one writing process per file, and an engine left open would keep the file
+    locked for the next run (the sensor's, the schedule's) until this process exits.
+    """
 
     url: str = DEFAULT_WAREHOUSE_URL
+    _opened: Warehouse | None = PrivateAttr(default=None)
 
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.url)
+        if self._opened is None:
+            self._opened = Warehouse(self.url)
+        return self._opened
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._opened is not None:
+            self._opened.dispose()
+            self._opened = None
 
 
 class PipelineSettingsResource(dg.ConfigurableResource):
@@ -122,6 +139,10 @@ def _ingest_asset(feed: str, description: str, deps: list[dg.AssetKey]) -> dg.As
         deps=deps,
         kinds={"python"},
         tags={"feed": feed},
+        # reads the landing zone and writes the warehouse: transient faults are retried, bad input is not
+        retry_policy=IO_RETRY_POLICY,
+        # blocking: rules, reconciliation, coverage (cb_pipeline/quality/ingest_checks.py says when each fails)
+        check_specs=ingest_check_specs(feed),
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                settings: PipelineSettingsResource) -> dg.MaterializeResult:
@@ -129,8 +150,9 @@ def _ingest_asset(feed: str, description: str, deps: list[dg.AssetKey]) -> dg.As
 
         # The key is read at run time, never held in config, so it cannot leak into run records.
         # The report carries counts, file names, rule ids and row numbers only, never a row's values.
-        report = ingest_feed(warehouse.warehouse(), feed, settings.landing_path, key=pseudonymisation_key(),
-                             progress=context.log.debug)
+        with permanent_errors():
+            report = ingest_feed(warehouse.warehouse(), feed, settings.landing_path, key=pseudonymisation_key(),
+                                 progress=context.log.debug)
         by_status: dict[str, int] = {}
         for d in report.deliveries:
             by_status[d.status] = by_status.get(d.status, 0) + 1
@@ -144,8 +166,13 @@ def _ingest_asset(feed: str, description: str, deps: list[dg.AssetKey]) -> dg.As
             if d.status == "rejected":
                 context.log.warning(f"delivery {d.delivery} rejected: {d.reason}")
         metadata = {key: _metadata_value(value) for key, value in report.as_metadata().items()}
-        metadata["dagster/table_name"] = f"ingest_{feed}"
-        return dg.MaterializeResult(metadata=metadata)
+        # current rows (not superseded by a later delivery); the preview is rows per month, never rows
+        metadata.update(table_metadata(warehouse.warehouse(), f"ingest_{feed}", row_count_where="_superseded_by is null"))
+        # the run's quarter (unpartitioned asset in a partitioned run) decides which months coverage needs
+        checks = ingest_check_results(warehouse.warehouse(), feed, context.run.tags.get("dagster/partition"))
+        for line in failure_summary(checks):
+            context.log.error(line)
+        return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
     return _asset
 
@@ -159,7 +186,10 @@ def ingest_assets(feeds: Iterable[str] | None = None) -> list[dg.AssetsDefinitio
     for feed in names:
         spec = FEEDS[feed]
         text = (getattr(spec, "description", "") or "").strip()
+        grain = ", ".join(getattr(spec, "key", ()) or ()) or "one row per delivered row"
         description = (
+            f"Grain: one row per delivered record, key ({grain}) plus _delivery; current rows have "
+            f"_superseded_by NULL. Source: the {feed} deliveries in <landing dir>/{feed}/ (feeds.md).\n\n"
             f"Ingests every delivery in landing/{feed}/ into table ingest_{feed} (valid rows, with supersede), "
             f"quarantine_{feed} (bad rows and reasons), ingest_deliveries and ingest_rule_counts. "
             "Deliveries already loaded are skipped, so re-running changes nothing."
@@ -177,7 +207,8 @@ def source_asset_keys(schema: str, name: str, ingest_keys: list[dg.AssetKey]) ->
     """The asset(s) that write the table `{{ source(schema, name) }}` renders to.
 
     `source('ingest', '<feed>')` -> `ingest_<feed>`; the shared ingest tables (deliveries,
-    rule_counts) -> every ingest asset; `source('reference', '<x>')` -> `reference_<x>`.
+    rule_counts) -> every ingest asset; `source('reference', '<x>')` -> `reference_<x>`;
+    `source('quarantine', '<feed>')` (table quarantine_<feed>) -> `ingest_<feed>`.
     """
     if schema == "ingest":
         if name in SHARED_INGEST_TABLES:
@@ -191,6 +222,8 @@ def source_asset_keys(schema: str, name: str, ingest_keys: list[dg.AssetKey]) ->
         return [key]
     if schema == "reference":
         return [dg.AssetKey(f"reference_{name}")]
+    if schema == "quarantine":  # quarantine_<feed> is written by the feed's ingest asset
+        return source_asset_keys("ingest", name, ingest_keys)
     raise sql_models.ModelError(f"unknown source schema {schema!r}")
 
 
@@ -222,21 +255,6 @@ def model_check_names(model: sql_models.SqlModel) -> list[tuple[str, str, str]]:
     return out
 
 
-def table_schema(warehouse: Warehouse, table: str, descriptions: dict[str, str] | None = None) -> dg.TableSchema:
-    descriptions = descriptions or {}
-    sql = (
-        "select column_name, data_type from information_schema.columns where table_name = :t "
-        + ("" if warehouse.dialect == "duckdb" else "and table_schema = current_schema() ")
-        + "order by ordinal_position"
-    )
-    frame = warehouse.query_df(sql, {"t": table})
-    return dg.TableSchema(columns=[
-        dg.TableColumn(name=str(r.column_name), type=str(r.data_type).lower(),
-                       description=descriptions.get(str(r.column_name)))
-        for r in frame.itertuples()
-    ])
-
-
 def _model_asset(model: sql_models.SqlModel, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
     checks = model_check_names(model)
     column_descriptions = {
@@ -244,12 +262,19 @@ def _model_asset(model: sql_models.SqlModel, deps: list[dg.AssetKey]) -> dg.Asse
         for c in (model.spec.get("columns") or []) if isinstance(c, dict) and "name" in c
     }
     relative = model.path.relative_to(REPO_ROOT).as_posix() if model.path.is_relative_to(REPO_ROOT) else str(model.path)
+    # what the UI's asset page opens with: the .yml description, then grain and source
+    reads = [f"ref {r}" for r in model.refs] + [f"source {a}.{b}" for a, b in model.sources]
+    description = "\n\n".join(part for part in (
+        model.description,
+        f"Grain: one row per ({', '.join(model.grain)})." if model.grain else "Grain: not declared.",
+        f"Source: SQL model {relative} (table {model.name}), reading {', '.join(reads) or 'nothing'}.",
+    ) if part)
 
     @dg.asset(
         name=model.name,
         group_name=model.layer,
         deps=deps,
-        description=model.description or None,
+        description=description,
         kinds={"sql"},
         # blocking: a failing .yml test stops every downstream model and the return
         check_specs=[dg.AssetCheckSpec(name, asset=model.name, description=label, blocking=True)
@@ -275,14 +300,9 @@ def _model_asset(model: sql_models.SqlModel, deps: list[dg.AssetKey]) -> dg.Asse
         context.log.info(f"{rows:,} rows; {len(checks) - len(failed)}/{len(checks)} tests passed")
         if failed:
             context.log.error(f"failing tests: {'; '.join(failed)}")
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": rows,
-                "dagster/table_name": model.name,
-                "dagster/column_schema": table_schema(wh, model.name, column_descriptions),
-            },
-            check_results=results,
-        )
+        metadata = table_metadata(wh, model.name, descriptions=column_descriptions)
+        metadata["dagster/row_count"] = rows
+        return dg.MaterializeResult(metadata=metadata, check_results=results)
 
     return _asset
 

@@ -29,7 +29,7 @@ from cb_pipeline.lib.warehouse import Warehouse
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 LAYERS = ("staging", "intermediate", "marts")
-SOURCE_PREFIX = {"ingest": "ingest_", "reference": "ref_"}
+SOURCE_PREFIX = {"ingest": "ingest_", "reference": "ref_", "quarantine": "quarantine_"}
 
 
 class ModelError(Exception):

@@ -8,14 +8,19 @@ No `from __future__ import annotations`: Dagster needs the real `context` annota
 
 import dagster as dg
 
+from cb_pipeline.lib.asset_metadata import table_metadata
 from cb_pipeline.lib.dagster_assets import REFERENCE_ASSET, PipelineSettingsResource, WarehouseResource
+from cb_pipeline.lib.retry import IO_RETRY_POLICY, permanent_errors
 
 
 @dg.asset(
     name=REFERENCE_ASSET,
     group_name="reference",
     kinds={"python"},
+    retry_policy=IO_RETRY_POLICY,  # reads a file and writes the warehouse
     description=(
+        "Grain: one row per LSOA (2011), lsoa11_code. Source: <reference dir>/lsoa_localities.csv "
+        "(ONS LSOA-MSOA-LA lookup plus the place's MSOA to locality assignment).\n\n"
         "The LSOA (2011) to MSOA, local authority (HWB) and locality lookup, loaded from "
         "<reference dir>/lsoa_localities.csv into table ref_lsoa_localities. The MSOA to locality "
         "assignment is data, never code: change the CSV, not the pipeline."
@@ -25,10 +30,9 @@ def reference_lsoa_localities(context: dg.AssetExecutionContext, warehouse: Ware
                               settings: PipelineSettingsResource) -> dg.MaterializeResult:
     from cb_pipeline.reference import load_reference
 
-    rows = load_reference(warehouse.warehouse(), settings.reference_path)
+    with permanent_errors():
+        rows = load_reference(warehouse.warehouse(), settings.reference_path)
     context.log.info(f"{rows:,} LSOAs loaded from {settings.reference_path}")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": int(rows),
-        "dagster/table_name": "ref_lsoa_localities",
-        "reference_dir": str(settings.reference_path),
-    })
+    metadata = table_metadata(warehouse.warehouse(), "ref_lsoa_localities")
+    metadata.update({"dagster/row_count": int(rows), "reference_dir": str(settings.reference_path)})
+    return dg.MaterializeResult(metadata=metadata)

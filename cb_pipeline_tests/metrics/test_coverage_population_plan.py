@@ -51,7 +51,8 @@ def test_missing_month_empties_the_quarter_and_ytd_but_not_earlier_quarters(buil
 
 
 def test_quarter_spine_is_the_quarters_with_a_covered_month(build):
-    s = Scenario(cover_apc=months("2018-04", "2018-06") + ["2019-02"], cover_ae=[])
+    s = Scenario(cover_apc=months("2018-04", "2018-06") + ["2019-02"], cover_ae=[], cover_ambulance=[],
+                 cover_social_care=[], cover_dtoc=[])
     s.episode("2019-02-10")
     b = build(s)
     assert b.quarters() == [Q1, Q4]  # Q2, Q3 have no data in any feed

@@ -12,7 +12,7 @@ quarters as (
 
 feeds as (
 
-    select * from (values ('hes_apc'), ('hes_ae')) as t(feed)
+    select * from (values ('hes_apc'), ('hes_ae'), ('ambulance'), ('social_care'), ('dtoc')) as t(feed)
 
 ),
 

@@ -16,6 +16,18 @@ attendances as (
 
 ),
 
+incidents as (
+
+    select * from {{ ref('int_ambulance__incidents_resident') }}
+
+),
+
+dtoc as (
+
+    select * from {{ ref('int_dtoc__monthly_days') }}
+
+),
+
 events as (
 
     select 'dash_ae_att' as measure_id, hwb_code, locality_code, arrival_month as month_start
@@ -51,6 +63,18 @@ events as (
     from first_episodes
     where is_dash_ch_admit
 
+    union all
+
+    select 'dash_ch_callout' as measure_id, hwb_code, locality_code, call_month as month_start
+    from incidents
+    where is_dash_ch_callout
+
+    union all
+
+    select 'dash_ch_convey' as measure_id, hwb_code, locality_code, call_month as month_start
+    from incidents
+    where is_dash_ch_convey
+
 ),
 
 by_locality as (
@@ -70,11 +94,21 @@ whole_hwb as (
 
 ),
 
+-- dash_dtoc is delayed days (a sum, not a count of rows), for the whole HWB only
+dtoc_days as (
+
+    select hwb_code, 'dash_dtoc' as measure_id, 'ALL' as locality_code, month_start, delayed_days as n
+    from dtoc
+
+),
+
 final as (
 
     select * from by_locality
     union all
     select * from whole_hwb
+    union all
+    select * from dtoc_days
 
 )
 

@@ -1,71 +1,45 @@
-{#- One branch per feed whose ingest table the models read; add ambulance, social_care, dtoc and
-    finance here as their feeds arrive (their deliveries show superseded = NULL until then). -#}
+{#- One branch per feed of the ingest engine (feeds.md); a feed missing here would show
+    superseded = NULL for its deliveries. -#}
+{%- set feeds = ['hes_apc', 'hes_ae', 'ambulance', 'social_care', 'dtoc', 'population', 'finance', 'plan'] -%}
+{%- set tables = {
+    'hes_apc': source('ingest', 'hes_apc'), 'hes_ae': source('ingest', 'hes_ae'),
+    'ambulance': source('ingest', 'ambulance'), 'social_care': source('ingest', 'social_care'),
+    'dtoc': source('ingest', 'dtoc'), 'population': source('ingest', 'population'),
+    'finance': source('ingest', 'finance'), 'plan': source('ingest', 'plan')} -%}
 with deliveries as (
 
     select * from {{ source('ingest', 'deliveries') }}
 
 ),
 
-hes_apc as (
+{%- for feed in feeds %}
+{{ feed }} as (
 
-    select _delivery, _row_number, _superseded_by from {{ source('ingest', 'hes_apc') }}
-
-),
-
-hes_ae as (
-
-    select _delivery, _row_number, _superseded_by from {{ source('ingest', 'hes_ae') }}
+    select _delivery, _row_number, _superseded_by from {{ tables[feed] }}
 
 ),
-
-population as (
-
-    select _delivery, _row_number, _superseded_by from {{ source('ingest', 'population') }}
-
-),
-
-plan as (
-
-    select _delivery, _row_number, _superseded_by from {{ source('ingest', 'plan') }}
-
-),
-
+{% endfor %}
 -- superseded is not in the ledger because it grows as later deliveries arrive: count it now.
 -- Distinct _row_number, because population is long form (91 rows share one input row) and the
 -- ledger counts input rows.
 superseded as (
+    {%- for feed in feeds %}
 
-    select 'hes_apc' as feed, _delivery as delivery, count(distinct _row_number) as superseded
-    from hes_apc
+    select '{{ feed }}' as feed, _delivery as delivery, count(distinct _row_number) as superseded
+    from {{ feed }}
     where _superseded_by is not null
     group by _delivery
+    {%- if not loop.last %}
 
     union all
-
-    select 'hes_ae' as feed, _delivery as delivery, count(distinct _row_number) as superseded
-    from hes_ae
-    where _superseded_by is not null
-    group by _delivery
-
-    union all
-
-    select 'population' as feed, _delivery as delivery, count(distinct _row_number) as superseded
-    from population
-    where _superseded_by is not null
-    group by _delivery
-
-    union all
-
-    select 'plan' as feed, _delivery as delivery, count(distinct _row_number) as superseded
-    from plan
-    where _superseded_by is not null
-    group by _delivery
+    {%- endif %}
+    {%- endfor %}
 
 ),
 
 feeds_counted as (
 
-    select * from (values ('hes_apc'), ('hes_ae'), ('population'), ('plan')) as t(feed)
+    select * from (values {% for feed in feeds %}('{{ feed }}'){% if not loop.last %}, {% endif %}{% endfor %}) as t(feed)
 
 ),
 

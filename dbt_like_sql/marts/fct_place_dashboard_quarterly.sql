@@ -37,6 +37,9 @@ measures as (
         ('dash_nel', 'hes_apc'),
         ('dash_nel_resp_0_4', 'hes_apc'),
         ('dash_readm30', 'hes_apc'),
+        ('dash_dtoc', 'dtoc'),
+        ('dash_ch_callout', 'ambulance'),
+        ('dash_ch_convey', 'ambulance'),
         ('dash_ch_admit', 'hes_apc')
     ) as t(measure_id, feed)
 
@@ -63,6 +66,8 @@ spine as (
     inner join coverage
         on coverage.feed = measures.feed
        and coverage.quarter_start = quarters.quarter_start
+    -- delayed transfers are reported by the local authority, so for the whole HWB only
+    where measures.measure_id <> 'dash_dtoc' or localities.is_all
 
 ),
 

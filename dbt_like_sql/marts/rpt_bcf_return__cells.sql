@@ -7,6 +7,26 @@
     ('NEA_PLAN_YTD', 'nea', 'plan_ytd'),
     ('NEA_RATE_Q', 'nea', 'rate_q'),
     ('NEA_ASSESSMENT', 'nea', 'assessment'),
+    ('RES65_ACTUAL_Q', 'res65', 'actual_q'),
+    ('RES65_ACTUAL_YTD', 'res65', 'actual_ytd'),
+    ('RES65_PLAN_YTD', 'res65', 'plan_ytd'),
+    ('RES65_RATE_YTD', 'res65', 'rate_ytd'),
+    ('RES65_ASSESSMENT', 'res65', 'assessment'),
+    ('REAB_COHORT_QUARTER', 'reab', 'cohort_quarter_label'),
+    ('REAB_DENOMINATOR', 'reab', 'denominator_q'),
+    ('REAB_NUMERATOR', 'reab', 'numerator_q'),
+    ('REAB_PCT', 'reab', 'pct_q'),
+    ('REAB_UNLINKED', 'reab', 'unlinked_q'),
+    ('REAB_PLAN_PCT', 'reab', 'plan_q'),
+    ('REAB_ASSESSMENT', 'reab', 'assessment'),
+    ('DTOC_DAYS_Q', 'dtoc', 'actual_q'),
+    ('DTOC_DAYS_NHS_Q', 'dtoc', 'days_nhs_q'),
+    ('DTOC_DAYS_SOCIAL_CARE_Q', 'dtoc', 'days_social_care_q'),
+    ('DTOC_DAYS_BOTH_Q', 'dtoc', 'days_both_q'),
+    ('DTOC_DAYS_YTD', 'dtoc', 'actual_ytd'),
+    ('DTOC_PLAN_YTD', 'dtoc', 'plan_ytd'),
+    ('DTOC_RATE_Q', 'dtoc', 'rate_q'),
+    ('DTOC_ASSESSMENT', 'dtoc', 'assessment'),
     ('FALLS65_ACTUAL_Q', 'falls65', 'actual_q'),
     ('FALLS65_ACTUAL_YTD', 'falls65', 'actual_ytd'),
     ('FALLS65_PLAN_YTD', 'falls65', 'plan_ytd'),
@@ -19,10 +39,12 @@
     ('ACSC_ACTUAL_Q', 'acsc', 'actual_q'),
     ('ACSC_RATE_Q', 'acsc', 'rate_q'),
 ] -%}
-{%- set metric_figures = ['actual_q', 'actual_ytd', 'plan_q', 'plan_ytd', 'rate_q', 'dsr_q', 'denominator_q', 'numerator_q', 'pct_q'] -%}
-{#- The Data Quality sheet's feeds whose ingest the models read so far (return.md also lists
-    AMBULANCE, SOCIAL_CARE and DTOC: add them here with their feeds). -#}
-{%- set dq_feeds = ['hes_apc', 'hes_ae'] -%}
+{%- set metric_figures = ['actual_q', 'actual_ytd', 'plan_q', 'plan_ytd', 'rate_q', 'rate_ytd', 'dsr_q', 'denominator_q',
+                          'numerator_q', 'pct_q', 'unlinked_q', 'days_nhs_q', 'days_social_care_q', 'days_both_q'] -%}
+{%- set metric_texts = ['assessment', 'cohort_quarter_label'] -%}
+{#- The Data Quality sheet's five patient-level feeds (return.md). -#}
+{%- set dq_feeds = ['hes_apc', 'hes_ae', 'ambulance', 'social_care', 'dtoc'] -%}
+{%- set funding_sources = ['CCG_MINIMUM', 'DFG', 'IBCF', 'ADDITIONAL_LA', 'ADDITIONAL_CCG'] -%}
 
 with hwbs as (
 
@@ -63,6 +85,12 @@ slots as (
 reconciliation as (
 
     select * from {{ ref('fct_ingest_reconciliation') }}
+
+),
+
+finance as (
+
+    select * from {{ ref('fct_bcf_income_expenditure_quarterly') }}
 
 ),
 
@@ -131,7 +159,11 @@ metric_cells as (
             when '{{ figure }}' then cast(metrics.{{ figure }} as double precision)
             {%- endfor %}
         end as value_number,
-        case when metric_names.figure = 'assessment' then cast(metrics.assessment as varchar) end as value_text
+        case metric_names.figure
+            {%- for figure in metric_texts %}
+            when '{{ figure }}' then cast(metrics.{{ figure }} as varchar)
+            {%- endfor %}
+        end as value_text
     from metrics
     inner join metric_names
         on metric_names.metric_id = metrics.metric_id
@@ -248,6 +280,31 @@ dq_cells as (
 
 ),
 
+-- Income and Expenditure: INCOME_/EXPENDITURE_ PLAN_FY and ACTUAL_YTD, INCOME_PLAN_FY_<SOURCE>
+finance_cells as (
+
+    select hwb_code, quarter_start, line_type || '_PLAN_FY' as defined_name,
+           cast(plan_fy as double precision) as value_number, cast(null as varchar) as value_text
+    from finance
+    where funding_source = 'ALL'
+
+    union all
+
+    select hwb_code, quarter_start, line_type || '_ACTUAL_YTD' as defined_name,
+           cast(actual_ytd as double precision) as value_number, cast(null as varchar) as value_text
+    from finance
+    where funding_source = 'ALL'
+
+    union all
+
+    select hwb_code, quarter_start, 'INCOME_PLAN_FY_' || funding_source as defined_name,
+           cast(plan_fy as double precision) as value_number, cast(null as varchar) as value_text
+    from finance
+    where line_type = 'INCOME'
+      and funding_source in ({% for source in funding_sources %}'{{ source }}'{% if not loop.last %}, {% endif %}{% endfor %})
+
+),
+
 final as (
 
     select * from cover_cells
@@ -259,6 +316,8 @@ final as (
     select * from locality_cells
     union all
     select * from dq_cells
+    union all
+    select * from finance_cells
 
 )
 

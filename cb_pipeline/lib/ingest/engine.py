@@ -178,7 +178,8 @@ def ingest_feed(warehouse: Warehouse, feed: str, landing_dir: Path, *, key: byte
         ctx = Context(run_date=delivery_run_date(path.name, today), known_lsoas=known_lsoas)
         try:
             if sha in seen_sha and seen_sha[sha] != path.name:
-                raise DeliveryRejected(f"identical content to delivery {seen_sha[sha]}, already loaded: not loaded twice")
+                raise DeliveryRejected(f"identical content to delivery {seen_sha[sha]}, already loaded: not loaded twice "
+                                       "(nothing to fix: remove the copy)")
             rep = _load_delivery(warehouse, spec, path, sha, ctx, key, replacing, say)
             seen_sha[sha] = path.name
         except DeliveryRejected as exc:
@@ -270,7 +271,8 @@ def _load_delivery(warehouse, spec: FeedSpec, path: Path, sha: str, ctx: Context
     if missing:
         raise DeliveryRejected(
             f"required column(s) missing: {', '.join(missing)} (columns match case-insensitively; "
-            f"the header has: {', '.join(h.strip() for h in header[:40])}{' ...' if len(header) > 40 else ''})")
+            f"the header has: {', '.join(h.strip() for h in header[:40])}{' ...' if len(header) > 40 else ''}); "
+            "add the missing column(s) to the header and send the file again")
     file_values = spec.file_defaults(path.name) if spec.file_defaults else {}
     for col, value in file_values.items():
         if col not in mapping and value is None:

@@ -47,7 +47,7 @@ def read_header(path: Path) -> list[str]:
     with path.open("rb") as f:
         head = f.read(1 << 20)
     if not head.strip():
-        raise DeliveryRejected("the file is empty: expected a header row naming the columns")
+        raise DeliveryRejected("the file is empty: expected a header row naming the columns; send the extract with its header row")
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -58,13 +58,14 @@ def read_header(path: Path) -> list[str]:
     try:
         header = next(csv.reader(io.StringIO(text)))
     except (csv.Error, StopIteration) as exc:
-        raise DeliveryRejected(f"the header row cannot be read as CSV ({exc})") from None
+        raise DeliveryRejected(f"the header row cannot be read as CSV ({exc}): send a comma-separated header row") from None
     if "\x00" in "".join(header):
-        raise DeliveryRejected("the header row contains NUL bytes: this is not a CSV text file")
+        raise DeliveryRejected("the header row contains NUL bytes: this is not a CSV text file; send the extract as UTF-8 CSV")
     lowered = [h.strip().lower() for h in header]
     dups = sorted({h for h in lowered if lowered.count(h) > 1 and h})
     if dups:
-        raise DeliveryRejected(f"duplicate column names in the header (names match case-insensitively): {', '.join(dups)}")
+        raise DeliveryRejected(f"duplicate column names in the header (names match case-insensitively): {', '.join(dups)}; "
+                               "send each column once")
     return header
 
 
@@ -111,7 +112,7 @@ def read_batches(path: Path, header: list[str], wanted: dict[str, str], malforme
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             return  # header only: a valid, empty delivery
-        raise DeliveryRejected(f"the file cannot be read as CSV: {exc}") from None
+        raise DeliveryRejected(f"the file cannot be read as CSV: {exc}; send it as comma-separated UTF-8 text") from None
 
     yielded = 0
     while True:
@@ -123,7 +124,8 @@ def read_batches(path: Path, header: list[str], wanted: dict[str, str], malforme
             msg = str(exc)
             if "UTF8" in msg or "utf8" in msg.lower():
                 raise DeliveryRejected("the file is not UTF-8 text: save it as UTF-8 (a BOM is allowed)") from None
-            raise DeliveryRejected(f"the file cannot be read as CSV after row {yielded}: {msg}") from None
+            raise DeliveryRejected(f"the file cannot be read as CSV after row {yielded}: {msg}; check the quoting of that row and "
+                                   "send the file again") from None
         n = batch.num_rows
         if n == 0:
             continue

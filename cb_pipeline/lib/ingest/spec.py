@@ -38,12 +38,20 @@ class Column:
     code_list_name: str = ""
     # False when the feed's own rules cover this column (population's counts), to avoid double reasons.
     generic_rules: bool = True
+    # False: read for rules and `derive` only, then dropped; written to no table, not even quarantine
+    # (dates of birth: feeds.md reduces them to ages at ingest).
+    keep: bool = True
+    # (column, value): a code column that is mandatory only on rows where that column holds that
+    # value (social care's Service_Type for Event_Type = Service); elsewhere an unknown value is a warning.
+    mandatory_when: tuple[str, str] | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"{self.name}: unknown kind {self.kind}")
         if self.kind == "code" and not self.codes:
             raise ValueError(f"{self.name}: a code column needs its code list")
+        if self.mandatory_when is not None and self.kind != "code":
+            raise ValueError(f"{self.name}: mandatory_when is implemented for code columns only")
 
     @property
     def field(self) -> str:
@@ -105,6 +113,10 @@ class FeedSpec:
     supersede_key: tuple[str, ...] = ()
     # Values a delivery's file name supplies for absent columns (population's mid-year): name -> value.
     file_defaults: Callable[[str], dict] | None = None
+    # Extra output columns computed from the prepared valid rows (ages from a date of birth, a
+    # period's start date): derive(frame) -> {name: Series}; their (name, SQL type) in derived_columns.
+    derive: Callable[[pd.DataFrame], dict[str, pd.Series]] | None = None
+    derived_columns: tuple[tuple[str, str], ...] = ()
     description: str = ""
 
     @property
@@ -169,7 +181,9 @@ def prepare(spec: FeedSpec, raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _typed(col: Column, text: pd.Series) -> pd.Series:
-    if col.kind in ("date", "datetime"):
+    if col.kind == "datetime":
+        return v.parse_datetimes(text)
+    if col.kind == "date":
         return v.parse_dates(text)
     if col.kind == "age":
         return v.parse_ages(text)
@@ -259,7 +273,17 @@ def _column_rules(col: Column, ctx: Context, run_ts: pd.Timestamp) -> list[Rule]
                             f"send {name} in whole years 0-120", bad_when_present))
     elif kind == "code":
         allowed = ", ".join(sorted(col.codes))
-        if col.is_mandatory:
+        if col.mandatory_when is not None:
+            other, value = col.mandatory_when
+            when = lambda f, o=other.lower(), x=value: (f[o] == x).fillna(False).astype(bool)  # noqa: E731
+            out.append(Rule("code_invalid", "fatal", name,
+                            f"{name} is missing or not one of: {allowed} (required when {other} is {value})",
+                            f"send one of the {col.code_list_name or name} codes", lambda f, c=col, w=when:
+                            ~w(f) | _valid(f, c)))
+            out.append(Rule("code_unknown", "warning", name, f"{name} is not one of: {allowed}; treated as missing",
+                            f"send one of the {col.code_list_name or name} codes",
+                            lambda f, c=col, w=when: w(f) | ~(_present(f, c) & ~_valid(f, c))))
+        elif col.is_mandatory:
             out.append(Rule("code_invalid", "fatal", name, f"{name} is missing or not one of: {allowed}",
                             f"send one of the {col.code_list_name or name} codes", must_be_valid))
         else:

@@ -1,0 +1,1 @@
+"""Ambulance service incidents (dispatch and patient record systems): the feed's contract."""

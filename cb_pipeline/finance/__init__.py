@@ -1,0 +1,1 @@
+"""Pooled budget income and expenditure (BCF finance): the feed's contract."""

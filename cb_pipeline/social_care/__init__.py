@@ -1,0 +1,1 @@
+"""Adult social care client level data events: the feed's contract."""
