@@ -141,8 +141,20 @@ def test_model_tests_are_blocking_checks(defs, graph):
     models = discover()
     for name, model in models.items():
         specs = list(defs.resolve_assets_def(_key(name)).check_specs)
-        assert len(specs) == len(graph.get(_key(name)).check_keys) == len(test_queries(model)), name
+        # the marts also carry the Great Expectations checks (gx_*, cb_pipeline/quality/expectations.py)
+        own = [k for k in graph.get(_key(name)).check_keys if not k.name.startswith("gx_")]
+        assert len(specs) == len(own) == len(test_queries(model)), name
         assert all(spec.blocking for spec in specs), name
+
+
+def test_ingest_assets_have_blocking_quality_checks_and_marts_expectations(defs, graph):
+    for feed in FEEDS:
+        specs = {s.name: s for s in defs.resolve_assets_def(_key(f"ingest_{feed}")).check_specs}
+        assert set(specs) == {"rules", "reconciliation", "coverage"}, feed
+        assert all(s.blocking for s in specs.values()), feed
+    for mart in ("fct_bcf_metrics_quarterly", "fct_place_dashboard_quarterly", "rpt_bcf_return__cells"):
+        names = {k.name for k in graph.get(_key(mart)).check_keys}
+        assert {"gx_suite", "gx_same_quarter_last_year"} <= names, mart
 
 
 def test_return_asset_is_partitioned_by_quarter_and_reads_the_cells(graph):

@@ -137,9 +137,20 @@ def csv_rows(pub: PublishedDashboard) -> list[tuple[str, ...]]:
     return rows
 
 
+def _no_formula(value):
+    """Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading quote,
+    so a name such as `=HYPERLINK(...)` from a lookup stays text when the CSV is opened in Excel."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(value)  # a negative figure (an XmR lower limit) is a number, not a formula
+        except ValueError:
+            return "'" + value
+    return value
+
+
 def csv_text(pub: PublishedDashboard) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(csv_rows(pub))
+    writer.writerows(tuple(_no_formula(v) for v in row) for row in csv_rows(pub))
     return out.getvalue()

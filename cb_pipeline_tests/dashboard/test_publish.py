@@ -83,6 +83,7 @@ def test_csv_has_the_same_figures_and_no_count_between_1_and_7():
     assert value("dash_nel", "ALL", "month", "count", "2018-11") == "40"
     assert value("dash_nel", "ALL", "month", "xmr_signal", "2018-10") == "*"
     assert value("dash_nel", "ALL", "months", "xmr_mean") == "14.33"
+    assert value("dash_nel", "ALL", "months", "xmr_lower_limit") == "-4.20"  # a number, not an escaped formula
     assert value("dash_ed_resp_0_4", "LB", "ytd", "count") == "*"
     assert all(r["period"] == "2018-19 Q1-Q3" for r in rows if r["period_type"] == "ytd")
     for r in rows:

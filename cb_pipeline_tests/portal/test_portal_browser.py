@@ -106,11 +106,21 @@ def browser(tmp_path):
     driver.quit()
 
 
+def submit(driver, element_id: str) -> None:
+    """Click a form's button and wait until the browser has loaded the page it leads to."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element("tag name", "html")
+    driver.find_element("id", element_id).click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
+
+
 def sign_in(driver, base: str, name: str, password: str) -> None:
     driver.get(base + "/signin")
     driver.find_element("id", "username").send_keys(name)
     driver.find_element("id", "password").send_keys(password)
-    driver.find_element("id", "signin").click()
+    submit(driver, "signin")
 
 
 def body(driver) -> str:
@@ -178,7 +188,10 @@ def test_open_the_dashboard_and_find_its_charts(portal, registry, browser):
     base, _ = portal
     entries, (hwb_a, _) = registry
     sign_in(browser, base, "alice", PASSWORDS["alice"])
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.find_element("css selector", f'#files tr[data-id="{entries[(hwb_a, "dashboard_html")].id}"] a.view').click()
+    WebDriverWait(browser, 15).until(lambda d: "/view/" in d.current_url and d.find_elements("css selector", "svg"))
     assert browser.current_url.endswith(f"/view/{entries[(hwb_a, 'dashboard_html')].id}")
     charts = browser.find_elements("css selector", "svg.xmr-chart")
     assert len(charts) == 9 and all(c.size["width"] > 300 and c.size["height"] > 100 for c in charts)
@@ -226,18 +239,18 @@ def test_forged_csrf_tokens_are_refused(portal, browser):
     browser.execute_script("document.querySelector('input[name=csrf_token]').value = 'forged'")
     browser.find_element("id", "username").send_keys("alice")
     browser.find_element("id", "password").send_keys(PASSWORDS["alice"])
-    browser.find_element("id", "signin").click()
+    submit(browser, "signin")
     assert "Request refused" in body(browser)
     browser.get(base + "/files")
     assert browser.current_url == base + "/signin"
     # sign-out form with a forged token: refused, still signed in
     sign_in(browser, base, "alice", PASSWORDS["alice"])
     browser.execute_script("document.querySelector('input[name=csrf_token]').value = 'forged'")
-    browser.find_element("id", "signout").click()
+    submit(browser, "signout")
     assert "Request refused" in body(browser)
     browser.get(base + "/files")
     assert browser.current_url == base + "/files"
-    browser.find_element("id", "signout").click()  # the real token signs out
+    submit(browser, "signout")  # the real token signs out
     browser.get(base + "/files")
     assert browser.current_url == base + "/signin"
 
