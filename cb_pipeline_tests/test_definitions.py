@@ -29,8 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "dbt_like_sql"
 SNAPSHOT = Path(__file__).with_name("definitions_snapshot.json")
 
-_REF = re.compile(r"""\{\{\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*\}\}""")
-_SOURCE = re.compile(r"""\{\{\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*\}\}""")
+# Calls anywhere in the text: inside {{ }} or in a {% set %} block.
+_REF = re.compile(r"""\bref\(\s*['"]([^'"]+)['"]\s*\)""")
+_SOURCE = re.compile(r"""\bsource\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)""")
 
 
 @pytest.fixture(scope="module")

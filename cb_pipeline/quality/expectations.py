@@ -53,11 +53,12 @@ _DQ_CELL = re.compile(r"^DQ_(?P<feed>.+)_(?P<part>ROWS_IN|VALID|QUARANTINED|SUPE
 def data_docs_dir(warehouse_url: str, env: dict | None = None) -> Path:
     """`CB_DATA_DOCS_DIR`, else `data_docs/` beside a DuckDB warehouse file, else `./data/data_docs`."""
     env = os.environ if env is None else env
+    # Absolute: Great Expectations refuses a relative site directory without a project root.
     if env.get("CB_DATA_DOCS_DIR"):
-        return Path(env["CB_DATA_DOCS_DIR"])
+        return Path(env["CB_DATA_DOCS_DIR"]).resolve()
     if warehouse_url.startswith("duckdb:///") and ":memory:" not in warehouse_url:
-        return Path(warehouse_url[len("duckdb:///"):]).parent / "data_docs"
-    return Path("data") / "data_docs"
+        return (Path(warehouse_url[len("duckdb:///"):]).parent / "data_docs").resolve()
+    return (Path("data") / "data_docs").resolve()
 
 
 # --------------------------------------------------------------------------- frames to validate
@@ -239,7 +240,7 @@ def new_context(site_dir: Path):
     context = gx.get_context(mode="ephemeral")
     context.add_data_docs_site(site_name="cb_pipeline", site_config={
         "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(Path(site_dir).resolve())},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     })
     return context

@@ -234,3 +234,64 @@ def test_real_ons_files_load_unchanged(env):
                        "where mid_year = 2020 and area_code like 'E01%'")[0]
     assert (got_lsoa["n"], got_lsoa["total"], got_lsoa["p65"]) == expected[2020]
     assert w.scalar("select count(*) from ingest_population where mid_year = 2020 and area_code like 'E01%'") == 157 * 91
+
+
+def test_plan_rules_each_quarantine_their_row(env):
+    w, landing = env
+    header = ["hwb_code", "financial_year", "quarter", "metric_id", "target"]
+    write(landing / "plan" / "20180301T0900_plan.csv", header, [
+        ["E06000099", "2018-19", "1", "nea", "100"],      # 1 valid
+        ["E06000099", "2018-19", "5", "nea", "100"],      # 2 quarter out of range
+        ["E06000099", "2018-19", "x", "dupr", "80.5"],    # 3 quarter not a number
+        ["E06000099", "2018-20", "2", "nea", "100"],      # 4 not a financial year
+        ["E06000099", "2018-19", "2", "beds", "100"],     # 5 unknown metric id
+        ["E06000099", "2018-19", "3", "nea", "-1"],       # 6 negative target
+        ["E06000099", "2018-19", "4", "NEA", "7.5"],      # 7 valid (metric ids match case-insensitively)
+    ])
+    d = ingest_feed(w, "plan", landing, key=None).deliveries[0]
+    assert (d.rows_in, d.valid, d.quarantined) == (7, 2, 5)
+    q = {r["_row_number"]: r["_rules"] for r in rows(w, "select _row_number, _rules from quarantine_plan")}
+    assert q == {2: "value_invalid", 3: "value_invalid", 4: "value_invalid", 5: "code_invalid", 6: "value_invalid"}
+    assert rows(w, "select quarter, metric_id, target from ingest_plan order by quarter") == [
+        {"quarter": 1, "metric_id": "nea", "target": 100.0}, {"quarter": 4, "metric_id": "nea", "target": 7.5}]
+
+
+def test_population_count_and_total_rules(env):
+    w, landing = env
+    header = ["area_code", "area_name", "all_ages"] + [str(a) for a in range(90)] + ["90+"]
+    ones = ["1"] * 91
+    write(landing / "population" / "ons_mye_mid-2017_test.csv", header, [
+        ["E06000099", "Test", "91"] + ones,                       # 1 valid: 91 ages of 1
+        ["E01000001", "A", "92"] + ones,                          # 2 total off by 1: allowed
+        ["E01000002", "B", "93"] + ones,                          # 3 total off by 2: total_mismatch
+        ["E01000003", "C", "91"] + ["-1"] + ["1"] * 90,           # 4 negative count (and total off)
+        ["E01000004", "D", "91"] + ["x"] + ["1"] * 90,            # 5 non-numeric count
+    ])
+    d = ingest_feed(w, "population", landing, key=None).deliveries[0]
+    assert (d.rows_in, d.valid, d.quarantined) == (5, 2, 3)
+    q = {r["_row_number"]: r["_rules"] for r in rows(w, "select _row_number, _rules from quarantine_population")}
+    assert q == {3: "total_mismatch", 4: "count_invalid,total_mismatch", 5: "count_invalid"}
+    got = rows(w, "select area_code, mid_year, count(*) n, sum(population) p from ingest_population "
+                  "group by 1, 2 order by 1")
+    assert got == [{"area_code": "E01000001", "mid_year": 2017, "n": 91, "p": 91.0},
+                   {"area_code": "E06000099", "mid_year": 2017, "n": 91, "p": 91.0}]
+
+
+def test_hes_ae_rules(env):
+    w, landing = env
+    header = ["AEKEY", "PROCODE3", "NHSNUMBER", "ARRIVALDATE", "ARRIVALTIME", "ARRIVALAGE", "LSOA11", "AEATTENDCAT",
+              "AEDEPTTYPE"]
+    write(landing / "hes_ae" / "20180601T0200_RC9_ae.csv", header, [
+        ["A1", "RC9", VALID_NHS, "2018-05-01", "0930", "3", "E01000002", "1", "1"],   # valid; dept 1 -> 01
+        ["A2", "RC9", "", "2018-05-01", "25:00", "1.0", "E01000001", "7", "01"],      # warnings: time, attendcat
+        ["A3", "RC9", "", "", "0930", "40", "E01000001", "1", "01"],                   # date_invalid
+        ["A4", "RC9", "", "2018-05-01", "0930", "", "E01000001", "1", "01"],           # age_invalid (required)
+    ])
+    d = ingest_feed(w, "hes_ae", landing, key=KEY).deliveries[0]
+    assert (d.rows_in, d.valid, d.quarantined) == (4, 2, 2)
+    valid = {r["aekey"]: r for r in rows(w, "select * from ingest_hes_ae")}
+    assert valid["A1"]["aedepttype"] == "01" and valid["A1"]["arrivaltime"] == "09:30" and valid["A1"]["arrivalage"] == 3
+    assert valid["A2"]["arrivaltime"] is None and valid["A2"]["aeattendcat"] is None and valid["A2"]["arrivalage"] == 1
+    assert valid["A2"]["_warnings"] == "optional_value_invalid,code_unknown"
+    q = {r["_row_number"]: r["_rules"] for r in rows(w, "select _row_number, _rules from quarantine_hes_ae")}
+    assert q == {3: "date_invalid", 4: "age_invalid"}

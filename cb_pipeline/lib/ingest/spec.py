@@ -10,7 +10,7 @@ plus `_text_<col>` for the cleaned delivered text) and returns True where the ro
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import pandera.pandas as pa
@@ -74,10 +74,13 @@ class Rule:
     message: str  # plain words, shown with the file and row
     fix: str  # what would fix it
     check: Callable[[pd.DataFrame], pd.Series]
+    # Set by FeedSpec.rules when two rules share id and column, so each keeps its own check.
+    tag: str = ""
 
     @property
     def check_name(self) -> str:
-        return f"{self.id}:{self.column}" if self.column else self.id
+        base = f"{self.id}:{self.column}" if self.column else self.id
+        return f"{base}#{self.tag}" if self.tag else base
 
 
 @dataclass
@@ -151,7 +154,14 @@ class FeedSpec:
         return mapping, missing
 
     def rules(self, ctx: Context) -> list[Rule]:
-        return common_rules(self, ctx) + (self.extra_rules(self, ctx) if self.extra_rules else [])
+        rules = common_rules(self, ctx) + (self.extra_rules(self, ctx) if self.extra_rules else [])
+        seen: dict[str, int] = {}
+        unique = []
+        for rule in rules:
+            n = seen.get(rule.check_name, 0)
+            seen[rule.check_name] = n + 1
+            unique.append(replace(rule, tag=str(n + 1)) if n else rule)
+        return unique
 
     def schemas(self, ctx: Context) -> dict[str, pa.DataFrameSchema]:
         """The feed's rules as two pandera schemas, `fatal` and `warning` (checks named by rule id)."""
