@@ -63,7 +63,7 @@ def bcf_return_asset(ingest_keys: list[dg.AssetKey], model_names: set[str]) -> d
                 try:
                     rendered += render.render_returns(
                         warehouse.warehouse(), quarter, returns_dir=settings.returns_path, template=settings.template,
-                        run_id=context.run_id, hwb_codes=config.hwb_codes or None,
+                        run_id=context.run.run_id, hwb_codes=config.hwb_codes or None,
                         inputs_dir=settings.landing_path / "inputs",
                     )
                 except render.InvalidAnswers as exc:

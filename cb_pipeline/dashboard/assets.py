@@ -51,7 +51,7 @@ def published_dashboard_asset(model_names: set[str]) -> dg.AssetsDefinition:
         rendered = []
         for quarter in quarters:
             done = render.render_dashboards(warehouse.warehouse(), quarter, returns_dir=settings.returns_path,
-                                            run_id=context.run_id, hwb_codes=config.hwb_codes or None)
+                                            run_id=context.run.run_id, hwb_codes=config.hwb_codes or None)
             for r in done:
                 for f in r.files:
                     context.log.info(f"dashboard {r.hwb_code} {quarter.label} {f.kind}: {f.action} -> {f.path}")

@@ -23,13 +23,13 @@ HICM_TEXT = {
                       "Recognised as good practice by the regional team"),
     "challenges": ("Workforce vacancies in domiciliary care", "Winter pressures on community beds", "Variation between acute sites"),
     "milestones": ("Extend to weekends by year end", "Roll out to remaining localities", "Single point of access live"),
-    "support_needs": ("", "Peer support from a mature system", "Analytical support for evaluation"),
+    "support_needs": ("None requested this quarter", "Peer support from a mature system", "Analytical support for evaluation"),
 }
 METRIC_TEXT = {
     "challenges": ("Increased acuity of older patients", "Winter demand above plan", "Care market capacity in rural areas"),
     "achievements": ("Admission avoidance through the complex care team", "Falls response service launched",
                      "Reablement capacity increased"),
-    "support_needs": ("", "None at present", "Regional benchmarking"),
+    "support_needs": ("None requested this quarter", "None at present", "Regional benchmarking"),
 }
 
 

@@ -476,7 +476,10 @@ def test_commissioner_answers_are_complete_and_valid(fy_zone):
             if change["now"] in ("Mature", "Exemplary"):
                 assert change["justification"].strip()
             assert all(len(str(v)) <= 2_000 for v in change.values())
+            # the Checklist requires every support-needs answer, so the demo's return can be complete
+            assert change["support_needs"].strip()
         assert {"nea", "res65", "reab", "dtoc", "falls65"} <= set(doc["metric_commentary"])
+        assert all(c["support_needs"].strip() and c["challenges"].strip() for c in doc["metric_commentary"].values())
         assert len(doc["narrative"]) <= 10_000
 
 
