@@ -25,9 +25,8 @@ BIN = Path(sys.executable).parent
 FEEDS = ("hes_apc", "hes_ae", "ambulance", "social_care", "dtoc", "population", "finance", "plan")
 _MEASURE = (
     "import resource, subprocess, sys, time, json\n"
-    "t = time.perf_counter(); r = subprocess.run(sys.argv[1:], stderr=subprocess.PIPE, text=True)\n"
+    "t = time.perf_counter(); r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
     "w = time.perf_counter() - t\n"
-    "sys.stderr.write(r.stderr)\n"
     "print(json.dumps({'rc': r.returncode, 'seconds': w, "
     "'peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
 )
