@@ -157,6 +157,12 @@ def run_quarter(settings: Settings, quarter: FyQuarter, hwb_codes: list[str] | N
     import dagster as dg
 
     from cb_pipeline.bcf_return.assets import ASSET_NAME
+    # Dagster marks some parameters we rely on (backfill_policy) as beta; users of the CLI cannot act
+    # on that, so it stays out of their terminal (the Dagster UI still shows it to engineers).
+    from dagster._utils.warnings import BetaWarning, PreviewWarning
+
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)
     from cb_pipeline.definitions import JOB_NAME, build_defs
     from cb_pipeline.lib.dagster_assets import default_resources
 
