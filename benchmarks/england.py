@@ -22,6 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+PEER_MEMORY_CAP_MB = 16_000
 FEEDS = ("hes_apc", "hes_ae", "ambulance", "social_care", "dtoc", "population", "finance", "plan")
 _MEASURE = (
     "import resource, subprocess, sys, time, json\n"
@@ -118,9 +119,18 @@ def run_size(work: Path, label: str, hwbs: int, scale: float, start: str, end: s
     print(f"[{label}] pipeline {result['pipeline_seconds']}s, peak {result['pipeline_peak_mb']} MB, "
           f"stages {result['stages']}", flush=True)
     scan = duckdb_scan(landing)
-    peer = measure([sys.executable, str(REPO / "benchmarks" / "pandas_peer.py"), str(landing), str(reference)])
+    # The peer holds every file in memory; cap its address space so an England-sized run fails with
+    # MemoryError (recorded) instead of pushing the machine into swap.
+    cap = f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({PEER_MEMORY_CAP_MB} << 20,) * 2)"
+    try:
+        peer = measure([sys.executable, "-c", f"{cap}; import runpy, sys; sys.argv = sys.argv[1:]; "
+                        "runpy.run_path(sys.argv[0], run_name='__main__')",
+                        str(REPO / "benchmarks" / "pandas_peer.py"), str(landing), str(reference)])
+    except SystemExit as exc:
+        print(f"[{label}] pandas peer failed within {PEER_MEMORY_CAP_MB:,} MB: {str(exc).splitlines()[-1]}", flush=True)
+        peer = {"seconds": float("nan"), "peak_mb": float("nan")}
     result.update({"duckdb_scan_seconds": round(scan["seconds"], 1), "pandas_peer_seconds": round(peer["seconds"], 1),
-                   "pandas_peer_peak_mb": round(peer["peak_mb"])})
+                   "pandas_peer_peak_mb": peer["peak_mb"] if peer["peak_mb"] != peer["peak_mb"] else round(peer["peak_mb"])})
     result["ratio_pipeline_to_scan"] = round(pipeline["seconds"] / scan["seconds"], 1)
     result["ratio_peer_to_pipeline"] = round(peer["seconds"] / pipeline["seconds"], 2)
     print(f"[{label}] duckdb scan {result['duckdb_scan_seconds']}s, pandas peer {result['pandas_peer_seconds']}s "
