@@ -295,3 +295,15 @@ def test_hes_ae_rules(env):
     assert valid["A2"]["_warnings"] == "optional_value_invalid,code_unknown"
     q = {r["_row_number"]: r["_rules"] for r in rows(w, "select _row_number, _rules from quarantine_hes_ae")}
     assert q == {3: "date_invalid", 4: "age_invalid"}
+
+
+def test_staging_tables_left_by_a_killed_run_are_dropped_by_the_next_load(env):
+    """A run killed while staging a large delivery leaves `_stage_*` tables (never published); the
+    next ingest of the feed drops them, even when its own deliveries are small."""
+    w, landing = env
+    w.execute('create table "_stage_ingest_hes_apc" (epikey varchar)')
+    w.execute('create table "_stage_quarantine_hes_apc" (epikey varchar)')
+    write(landing / "hes_apc" / "20180601T0200_RC9_apc.csv", APC_HEADER, [apc("1")])
+    ingest_feed(w, "hes_apc", landing, key=KEY)
+    assert not w.table_exists("_stage_ingest_hes_apc") and not w.table_exists("_stage_quarantine_hes_apc")
+    assert w.scalar("select count(*) from ingest_hes_apc") == 1

@@ -163,6 +163,7 @@ def ingest_feed(warehouse: Warehouse, feed: str, landing_dir: Path, *, key: byte
     spec = FEEDS[feed]
     say = progress or (lambda msg: log.info(msg))
     ensure_tables(warehouse, spec)
+    _drop_staging(warehouse, spec)  # left by a run killed half way through a large delivery
     today = run_date or dt.date.today()
     known_lsoas = _known_lsoas(warehouse) if spec.patient_level else frozenset()
     report = FeedIngestReport(feed)
@@ -326,8 +327,18 @@ def _load_delivery(warehouse, spec: FeedSpec, path: Path, sha: str, ctx: Context
     return rep
 
 
+def _staging_names(spec: FeedSpec) -> tuple[str, str]:
+    return f"_stage_{spec.table}", f"_stage_{spec.quarantine_table}"
+
+
+def _drop_staging(warehouse, spec: FeedSpec) -> None:
+    with warehouse.begin() as conn:
+        for name in _staging_names(spec):
+            conn.execute(sa.text(f'drop table if exists "{name}"'))
+
+
 def _create_staging(warehouse, spec: FeedSpec) -> tuple[str, str]:
-    names = (f"_stage_{spec.table}", f"_stage_{spec.quarantine_table}")
+    names = _staging_names(spec)
     with warehouse.begin() as conn:
         for name, cols in zip(names, (output_columns(spec), quarantine_columns(spec))):
             conn.execute(sa.text(f'drop table if exists "{name}"'))
