@@ -111,15 +111,38 @@ def submit(driver, element_id: str) -> None:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = driver.find_element("tag name", "html")
-    driver.find_element("id", element_id).click()
+    from selenium.common.exceptions import WebDriverException
+
+    for attempt in range(3):
+        try:
+            page = driver.find_element("tag name", "html")
+            driver.find_element("id", element_id).click()
+            break
+        except WebDriverException:  # the document was swapped under the element (see sign_in)
+            if attempt == 2:
+                raise
+            time.sleep(0.5)
     WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
 
 
 def sign_in(driver, base: str, name: str, password: str) -> None:
-    driver.get(base + "/signin")
-    driver.find_element("id", "username").send_keys(name)
-    driver.find_element("id", "password").send_keys(password)
+    """Open the sign-in page and submit it once. Filling the form is retried: right after the
+    previous form's navigation Chromium can still swap the document under a found element
+    ("Node ... does not belong to the document"), which says nothing about the portal."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for attempt in range(3):
+        try:
+            driver.get(base + "/signin")
+            WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+            driver.find_element("id", "username").send_keys(name)
+            driver.find_element("id", "password").send_keys(password)
+            break
+        except WebDriverException:
+            if attempt == 2:
+                raise
+            time.sleep(0.5)
     submit(driver, "signin")
 
 
