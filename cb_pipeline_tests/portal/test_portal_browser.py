@@ -108,7 +108,6 @@ def browser(tmp_path):
 
 def submit(driver, element_id: str) -> None:
     """Click a form's button and wait until the browser has loaded the page it leads to."""
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     from selenium.common.exceptions import WebDriverException
@@ -122,7 +121,17 @@ def submit(driver, element_id: str) -> None:
             if attempt == 2:
                 raise
             time.sleep(0.5)
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
+
+    def page_replaced(_driver) -> bool:
+        # Chromium reports a replaced document either as a stale element or as "Node ... does not
+        # belong to the document"; both mean the form's page has gone.
+        try:
+            page.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(driver, 15).until(page_replaced)
 
 
 def sign_in(driver, base: str, name: str, password: str) -> None:
