@@ -11,7 +11,6 @@ from .engine import (  # noqa: F401
     delivery_run_date,
     ingest_feed,
     list_deliveries,
-    reset_feed,
 )
 from .reader import DeliveryRejected  # noqa: F401
 from .spec import Column, Context, FeedSpec, Rule  # noqa: F401

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -525,19 +525,3 @@ def _recompute_supersede(conn, spec: FeedSpec, delivery: str | None) -> None:
         f"where {on} and t._superseded_by is distinct from "
         f"(case when latest.last_delivery = t._delivery then null else latest.last_delivery end)"), params)
 
-
-def reset_feed(warehouse: Warehouse, feed: str) -> None:
-    """Forget every delivery of a feed (tests and a full reload after a correction)."""
-    from . import FEEDS
-
-    spec = FEEDS[feed]
-    ensure_tables(warehouse, spec)
-    with warehouse.begin() as conn:
-        conn.execute(sa.text(f'delete from "{spec.table}"'))
-        conn.execute(sa.text(f'delete from "{spec.quarantine_table}"'))
-        conn.execute(sa.text("delete from ingest_deliveries where feed = :f"), {"f": feed})
-        conn.execute(sa.text("delete from ingest_rule_counts where feed = :f"), {"f": feed})
-
-
-def report_dict(rep: DeliveryReport) -> dict:
-    return asdict(rep)
