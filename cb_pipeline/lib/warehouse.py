@@ -41,7 +41,10 @@ class Warehouse:
             # Closing a DuckDB file connection checkpoints it (~0.1 s); keep one open per process and
             # release it with dispose() before another process needs the file (DuckDB has one writer).
             # A memory limit makes DuckDB spill to disk instead of growing with the data (bounded memory).
-            config = {"memory_limit": os.environ.get("CB_DUCKDB_MEMORY_LIMIT", "1GB")}
+            # A checkpoint rewrites the changed tables; at DuckDB's default threshold (16 MB of WAL) every
+            # ingest commit triggered one (measured: 11 s of a 50 s England-year hes_apc load for 8 HWBs).
+            config = {"memory_limit": os.environ.get("CB_DUCKDB_MEMORY_LIMIT", "1GB"),
+                      "checkpoint_threshold": os.environ.get("CB_DUCKDB_CHECKPOINT_THRESHOLD", "256MB")}
             self.engine = sa.create_engine(self.url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=8,
                                            connect_args={"config": config})
         else:
