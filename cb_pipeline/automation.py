@@ -1,8 +1,8 @@
 """The pipeline running itself: the ingest job, the nightly schedule and the landing-zone sensor.
 
 Belongs here: what starts runs without anyone clicking (schedules, sensors), the job the sensor
-starts, the run tag that the run queue uses to keep one warehouse writer at a time, and the
-partition arithmetic of "the current and previous quarter". `definitions.py` adds these to the
+starts, the run tag that the run queue uses to keep one warehouse writer at a time, the
+partition arithmetic of "the current and previous quarter", and the return fan-out job. `definitions.py` adds these to the
 graph; docs/operations.md says how to operate them.
 Does not: any pipeline step (the assets), the quarterly job itself (definitions.py), or instance
 settings such as the run queue limit (deploy/dagster.yaml).
@@ -20,6 +20,7 @@ No `from __future__ import annotations`: Dagster inspects the sensor's resource 
 import datetime as dt
 import hashlib
 import json
+import logging
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,8 @@ from cb_pipeline.lib.dagster_assets import (
 )
 from cb_pipeline.lib.periods import FyQuarter
 
+log = logging.getLogger(__name__)
+
 TIMEZONE = "Europe/London"
 INGEST_JOB_NAME = "ingest_new_deliveries_job"
 NIGHTLY_SCHEDULE_NAME = "nightly_refresh_schedule"
@@ -47,8 +50,6 @@ SENSOR_INTERVAL_SECONDS = 60
 WAREHOUSE_TAG_KEY = "cb_pipeline/warehouse"
 WAREHOUSE_TAG = {WAREHOUSE_TAG_KEY: "writer"}
 TRIGGER_TAG_KEY = "cb_pipeline/trigger"
-PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 _CURSOR_VERSION = 1
 _PENDING, _REQUESTED = "pending", "requested"
@@ -81,13 +82,27 @@ def nightly_partition_keys(when: dt.datetime) -> list[str]:
     return [current.previous().partition_key, current.partition_key]
 
 
-def nightly_run_request(when: dt.datetime) -> dg.RunRequest:
-    keys = nightly_partition_keys(when)
+def nightly_run_request(when: dt.datetime, instance: dg.DagsterInstance,
+                        reference_dir: Path) -> dg.RunRequest | dg.SkipReason:
+    """One run over both quarters x every HWB (registered from the reference lookup first)."""
+    from cb_pipeline.lib.partitions import HWB_DIMENSION, range_tags, register_hwbs
+    from cb_pipeline.lib.settings import ConfigurationError
+    from cb_pipeline.reference import reference_hwb_codes
+
+    try:
+        register_hwbs(instance, reference_hwb_codes(reference_dir))
+    except (ConfigurationError, OSError) as exc:
+        # the HWBs registered earlier still get their returns; the run's reference asset says what is wrong
+        log.warning("nightly: could not read the HWBs of the reference lookup: %s", exc)
+    hwbs = instance.get_dynamic_partitions(HWB_DIMENSION)
+    if not hwbs:
+        return dg.SkipReason(f"no HWB is registered and the reference lookup in {reference_dir} cannot be read: "
+                             "put lsoa_localities.csv there (CB_REFERENCE_DIR) and the next night renders the returns")
+    quarters = [FyQuarter.parse(k) for k in nightly_partition_keys(when)]
     return dg.RunRequest(
         # one run per night: loads new deliveries, rebuilds every model once, renders both quarters
         run_key=f"nightly-{when.date().isoformat()}",
-        tags={**WAREHOUSE_TAG, TRIGGER_TAG_KEY: NIGHTLY_SCHEDULE_NAME,
-              PARTITION_RANGE_START_TAG: keys[0], PARTITION_RANGE_END_TAG: keys[-1]},
+        tags={**WAREHOUSE_TAG, TRIGGER_TAG_KEY: NIGHTLY_SCHEDULE_NAME, **range_tags(instance, hwbs, quarters)},
     )
 
 
@@ -101,10 +116,10 @@ def nightly_schedule(job_name: str) -> dg.ScheduleDefinition:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Every night at 02:00 (Europe/London): ingest new deliveries, rebuild every SQL model "
                     "and render the returns of the current reporting quarter (the latest complete FY "
-                    "quarter) and the previous one, in one run.",
+                    "quarter) and the previous one, in one run (every HWB of the reference lookup).",
     )
-    def _nightly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        return nightly_run_request(context.scheduled_execution_time)
+    def _nightly(context: dg.ScheduleEvaluationContext, settings: PipelineSettingsResource) -> dg.RunRequest | dg.SkipReason:
+        return nightly_run_request(context.scheduled_execution_time, context.instance, settings.reference_path)
 
     return _nightly
 

@@ -177,17 +177,15 @@ def run_quarter(settings: Settings, quarter: FyQuarter, hwb_codes: list[str] | N
     defs = build_defs(resource_overrides=default_resources(settings), loggers={"console": _progress_logger()})
     job = defs.resolve_job_def(JOB_NAME)
     # A configured DAGSTER_HOME keeps the run in the UI's history; otherwise a throw-away instance.
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    run_config = {
-        "ops": {ASSET_NAME: {"config": {"hwb_codes": list(hwb_codes or [])}}},
-        # a logger is only used when the run config names it; otherwise Dagster's default applies
-        "loggers": {"console": {}},
-    }
-    _say(f"run {quarter.label} (partition {quarter.partition_key}): landing {settings.landing_dir}, "
-         f"reference {settings.reference_dir}, returns {settings.returns_dir}")
+    persistent = bool(os.environ.get("DAGSTER_HOME"))
+    instance = dg.DagsterInstance.get() if persistent else dg.DagsterInstance.ephemeral()
+    # a logger is only used when the run config names it; otherwise Dagster's default applies
+    run_config = {"loggers": {"console": {}}}
     try:
-        result = job.execute_in_process(partition_key=quarter.partition_key, instance=instance,
-                                        run_config=run_config, raise_on_error=False)
+        tags = _partition_tags(instance, settings, quarter, hwb_codes, persistent)
+        _say(f"run {quarter.label} for {_hwb_span(tags)}: landing {settings.landing_dir}, "
+             f"reference {settings.reference_dir}, returns {settings.returns_dir}")
+        result = job.execute_in_process(instance=instance, tags=tags, run_config=run_config, raise_on_error=False)
     finally:
         if not os.environ.get("DAGSTER_HOME"):
             instance.dispose()
@@ -205,12 +203,42 @@ def run_quarter(settings: Settings, quarter: FyQuarter, hwb_codes: list[str] | N
             raise RunFailed(f"{where}: a blocking data test failed ({_one_line(message)}); see the check's "
                             "'failure' and 'where_to_look' metadata in the Dagster UI and the error lines above")
         raise RunFailed(f"{where}: {_one_line(message)}")
-    produced = []
+    produced = {}
+    # one materialization per partition of the run, each carrying the step's metadata
     for materialization in result.asset_materializations_for_node(ASSET_NAME):
-        produced.extend(materialization.metadata["details"].value)
+        for detail in materialization.metadata["details"].value:
+            produced[(detail["hwb_code"], detail["quarter"])] = detail
+    produced = list(produced.values())
     if not produced:
         raise RunFailed(f"no return was produced for {quarter.label}")
     return produced
+
+
+def _partition_tags(instance, settings: Settings, quarter: FyQuarter, hwb_codes: list[str] | None,
+                    persistent: bool) -> dict[str, str]:
+    """One run over the quarter for every HWB of the reference lookup (or only `hwb_codes`)."""
+    from cb_pipeline.lib.partitions import range_tags, register_hwbs
+    from cb_pipeline.reference import reference_hwb_codes
+
+    known = reference_hwb_codes(settings.reference_dir)
+    wanted = sorted(dict.fromkeys(hwb_codes)) if hwb_codes else known
+    unknown = [h for h in wanted if h not in known]
+    if unknown or not wanted:
+        raise ConfigurationError(f"HWB(s) {', '.join(unknown) or '(none)'} are not in the reference lookup "
+                                 f"{settings.reference_dir} (it has: {', '.join(known) or 'no HWB'})")
+    # a throw-away instance knows only the HWBs of this run; a persistent one keeps every HWB
+    register_hwbs(instance, known if persistent else wanted)
+    try:
+        return range_tags(instance, wanted, [quarter])
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def _hwb_span(tags: dict[str, str]) -> str:
+    from cb_pipeline.lib.partitions import RANGE_END_TAG, RANGE_START_TAG
+
+    first, last = tags[RANGE_START_TAG].split("|")[0], tags[RANGE_END_TAG].split("|")[0]
+    return first if first == last else f"HWBs {first} to {last}"
 
 
 def _print_returns(produced: list[dict]) -> None:

@@ -1,5 +1,5 @@
 """The pipeline running itself (cb_pipeline.automation): the landing-zone sensor, the nightly
-schedule, single-run backfills, the run-queue tag and the release of DuckDB's file lock.
+schedule, range runs over HWB x quarter partitions, the run-queue tag and the release of DuckDB's file lock.
 
 What belongs here: evaluating the real sensor and schedule against a real Dagster instance (a
 local instance in a temporary DAGSTER_HOME) and real files, then running what they request in
@@ -21,8 +21,11 @@ import dagster as dg
 import pytest
 
 from cb_pipeline import automation
-from cb_pipeline.definitions import JOB_NAME, build_defs
+from cb_pipeline.definitions import FANOUT_JOB_NAME, JOB_NAME, build_defs
 from cb_pipeline.lib.dagster_assets import PipelineSettingsResource, WarehouseResource
+from cb_pipeline.lib.partitions import RANGE_END_TAG, RANGE_START_TAG, range_tags, register_hwbs
+from cb_pipeline.lib.periods import FyQuarter
+from cb_pipeline.reference import reference_hwb_codes
 from cb_pipeline.lib.warehouse import Warehouse
 
 KEY = "automation-test-pseudonymisation-key"
@@ -151,29 +154,62 @@ def test_a_delivery_dropped_into_the_landing_zone_starts_ingest_without_clicking
             ["ingest_plan", "reference_lsoa_localities"]]
 
 
-def test_nightly_schedule_refreshes_the_current_and_previous_quarter_in_one_run():
-    defs = build_defs()
+def _reference(folder: Path, hwbs: list[str]) -> Path:
+    """A two-row-per-HWB reference lookup in the real file's columns."""
+    from cb_pipeline.reference import COLUMNS, FILE_NAME
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [",".join(COLUMNS)] + [f"E01{i:06d},n,E02{i:06d},m,{hwb},name,L1,Loc" for i, hwb in
+                                  enumerate([h for h in hwbs for _ in range(2)])]
+    (folder / FILE_NAME).write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_nightly_schedule_refreshes_the_current_and_previous_quarter_for_every_hwb_in_one_run(tmp_path, instance):
+    reference = _reference(tmp_path / "reference", ["E06000056", "E06000055"])
+    defs = _defs(tmp_path / "landing", reference, f"duckdb:///{tmp_path}/w.duckdb", tmp_path / "returns")
     schedule = defs.get_schedule_def(automation.NIGHTLY_SCHEDULE_NAME)
     assert schedule.execution_timezone == "Europe/London" and schedule.cron_schedule == "0 2 * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert schedule.job_name == JOB_NAME
     when = dt.datetime(2019, 1, 15, 2, 0, tzinfo=ZoneInfo("Europe/London"))
-    with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                   resources=dict(defs.resources)) as context:
         data = schedule.evaluate_tick(context)
+    # the lookup's HWBs became partitions, sorted
+    assert instance.get_dynamic_partitions("hwb") == ["E06000055", "E06000056"]
     [request] = data.run_requests
-    # on 15 January 2019 the quarter being reported is 2018-19 Q3 (Oct-Dec); the previous is Q2
-    assert request.tags[automation.PARTITION_RANGE_START_TAG] == "2018-07-01"
-    assert request.tags[automation.PARTITION_RANGE_END_TAG] == "2018-10-01"
+    # on 15 January 2019 the quarter being reported is 2018-19 Q3 (Oct-Dec); the previous is Q2;
+    # the range is a rectangle: both HWBs x both quarters
+    assert request.tags[RANGE_START_TAG] == "E06000055|2018-07-01"
+    assert request.tags[RANGE_END_TAG] == "E06000056|2018-10-01"
     assert request.tags[automation.WAREHOUSE_TAG_KEY] == "writer"
     # the first night of a quarter already reports the quarter that has just ended
     assert automation.nightly_partition_keys(dt.datetime(2019, 4, 1, 2, tzinfo=ZoneInfo("Europe/London"))) == [
         "2018-10-01", "2019-01-01"]
 
 
+def test_nightly_schedule_without_a_lookup_or_any_hwb_skips_and_says_why(tmp_path, instance):
+    defs = _defs(tmp_path / "landing", tmp_path / "nowhere", f"duckdb:///{tmp_path}/w.duckdb", tmp_path / "returns")
+    schedule = defs.get_schedule_def(automation.NIGHTLY_SCHEDULE_NAME)
+    when = dt.datetime(2019, 1, 15, 2, tzinfo=ZoneInfo("Europe/London"))
+    with dg.build_schedule_context(instance=instance, resources=dict(defs.resources),
+                                   scheduled_execution_time=when) as context:
+        data = schedule.evaluate_tick(context)
+    assert not data.run_requests
+    assert "lsoa_localities.csv" in data.skip_message and str(tmp_path / "nowhere") in data.skip_message
+    # once an HWB is registered (by the reference asset), the night runs for it
+    instance.add_dynamic_partitions("hwb", ["E06000056"])
+    with dg.build_schedule_context(instance=instance, resources=dict(defs.resources),
+                                   scheduled_execution_time=when) as context:
+        [request] = schedule.evaluate_tick(context).run_requests
+    assert request.tags[RANGE_END_TAG] == "E06000056|2018-10-01"
+
+
 def test_every_job_carries_the_warehouse_writer_tag():
     defs = build_defs()
-    for name in (JOB_NAME, automation.INGEST_JOB_NAME):
+    # the fan-out job too on DuckDB (the default warehouse); on PostgreSQL it runs in parallel, untagged
+    for name in (JOB_NAME, automation.INGEST_JOB_NAME, FANOUT_JOB_NAME):
         assert defs.resolve_job_def(name).tags[automation.WAREHOUSE_TAG_KEY] == "writer", name
 
 
@@ -184,15 +220,18 @@ def test_a_backfill_of_four_quarters_is_one_run_and_writes_four_returns(zone, tm
     db = tmp_path / "warehouse.duckdb"
     defs = _defs(zone / "landing", zone / "reference", f"duckdb:///{db}", tmp_path / "returns")
     job = defs.resolve_job_def(JOB_NAME)
-    assert defs.resolve_assets_def("bcf_return").backfill_policy == dg.BackfillPolicy.single_run()
-    result = job.execute_in_process(instance=instance, tags={
-        **automation.WAREHOUSE_TAG,
-        automation.PARTITION_RANGE_START_TAG: "2018-04-01", automation.PARTITION_RANGE_END_TAG: "2019-01-01"})
+    # a UI backfill splits into runs of 38 partitions (HWB x quarter); these 4 are one run
+    assert defs.resolve_assets_def("bcf_return").backfill_policy == dg.BackfillPolicy.multi_run(38)
+    register_hwbs(instance, reference_hwb_codes(zone / "reference"))
+    tags = range_tags(instance, ["E06000056"], [FyQuarter(2018, 1), FyQuarter(2018, 4)])
+    assert tags == {RANGE_START_TAG: "E06000056|2018-04-01", RANGE_END_TAG: "E06000056|2019-01-01"}
+    result = job.execute_in_process(instance=instance, tags={**automation.WAREHOUSE_TAG, **tags})
     assert result.success
     returns = sorted((tmp_path / "returns").rglob("BCF_*.xlsx"))
     assert [p.name.split("_", 2)[2] for p in returns] == [f"2018-19_Q{n}.xlsx" for n in (1, 2, 3, 4)]
     materialised = result.asset_materializations_for_node("bcf_return")
-    assert sorted(m.partition for m in materialised) == ["2018-04-01", "2018-07-01", "2018-10-01", "2019-01-01"]
+    assert sorted(m.partition for m in materialised) == [f"E06000056|{k}" for k in (
+        "2018-04-01", "2018-07-01", "2018-10-01", "2019-01-01")]
     metadata = materialised[0].metadata
     assert metadata["returns"].value == 4 and metadata["fy_label"].value == "2018-19"
     assert len(metadata["sha256"].value) == 4 and isinstance(metadata["complete"].value, bool)

@@ -23,7 +23,8 @@ import yaml
 
 from cb_pipeline.definitions import JOB_NAME, build_defs
 from cb_pipeline.lib.ingest import FEEDS
-from cb_pipeline.lib.periods import quarter_label_for_key
+from cb_pipeline.lib.partitions import ReturnPartition
+from cb_pipeline.lib.periods import FyQuarter, quarter_label_for_key
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "dbt_like_sql"
@@ -84,13 +85,16 @@ def snapshot_of(defs: dg.Definitions) -> dict:
             "checks": sorted(c.name for c in node.check_keys),
         }
     partitions = defs.resolve_job_def(JOB_NAME).partitions_def
-    first = partitions.get_partition_keys()[:5]
+    dims = {d.name: d.partitions_def for d in partitions.partitions_defs}
+    first = dims["quarter"].get_partition_keys()[:5]
     return {
         "assets": assets,
         "jobs": sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")),
         "schedules": sorted(f"{s.name}: {s.cron_schedule} {s.execution_timezone} -> {s.job_name}" for s in defs.schedules),
         "sensors": sorted(f"{s.name} -> {s.job_name}" for s in defs.sensors),
         "partitions": {
+            "dimensions": {name: type(p).__name__ for name, p in dims.items()},
+            "example_key": ReturnPartition(FyQuarter.parse("2018-10-01"), "E06000056").key,
             "first": [{"key": k, "label": quarter_label_for_key(k)} for k in first],
             "2018-10-01": quarter_label_for_key("2018-10-01"),
         },
@@ -158,12 +162,17 @@ def test_ingest_assets_have_blocking_quality_checks_and_marts_expectations(defs,
         assert {"gx_suite", "gx_same_quarter_last_year"} <= names, mart
 
 
-def test_return_asset_is_partitioned_by_quarter_and_reads_the_cells(graph):
+def test_return_asset_is_partitioned_by_hwb_and_quarter_and_reads_the_cells(graph):
     node = graph.get(_key("bcf_return"))
     assert node.group_name == "returns"
     assert _key("rpt_bcf_return__cells") in node.parent_keys
     assert {_key(f"ingest_{feed}") for feed in FEEDS} <= set(node.parent_keys)
-    keys = node.partitions_def.get_partition_keys()
+    dims = {d.name: d.partitions_def for d in node.partitions_def.partitions_defs}
+    assert set(dims) == {"hwb", "quarter"} and isinstance(dims["hwb"], dg.DynamicPartitionsDefinition)
+    assert graph.get(_key("published_dashboard")).partitions_def == node.partitions_def
+    part = ReturnPartition.parse("E06000056|2018-10-01")
+    assert (part.hwb, part.quarter.label, part.key) == ("E06000056", "2018-19 Q3", "E06000056|2018-10-01")
+    keys = dims["quarter"].get_partition_keys()
     assert keys[0] == "2015-04-01" and quarter_label_for_key(keys[0]) == "2015-16 Q1"
     assert "2018-10-01" in keys and quarter_label_for_key("2018-10-01") == "2018-19 Q3"
     assert all(k[5:7] in ("01", "04", "07", "10") and k.endswith("-01") for k in keys)
@@ -176,6 +185,25 @@ def test_job_covers_every_asset_and_runs_in_process(defs, graph):
     in_job = {k for k in job.asset_layer.asset_graph.get_all_asset_keys()
               if job.asset_layer.asset_graph.get(k).is_materializable}
     assert in_job == {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
+
+
+def test_fanout_job_renders_returns_and_dashboards_on_the_multiprocess_executor():
+    from cb_pipeline.definitions import FANOUT_JOB_NAME, fanout_job
+    from cb_pipeline.lib.dagster_assets import WarehouseResource
+
+    for url, processes, tagged in (("duckdb:///x.duckdb", 1, True), ("postgresql+psycopg://u@h/db", 3, False)):
+        os.environ["CB_FANOUT_PROCESSES"] = "3"
+        try:
+            job = build_defs({"warehouse": WarehouseResource(url=url)}).resolve_job_def(FANOUT_JOB_NAME)
+        finally:
+            del os.environ["CB_FANOUT_PROCESSES"]
+        assert fanout_job(url).name == FANOUT_JOB_NAME
+        assert job.executor_def.name == "multiprocess"
+        assert job.executor_def.apply_config_mapping({}).value["config"]["max_concurrent"] == processes, url
+        assert ("cb_pipeline/warehouse" in job.tags) is tagged, url
+        in_job = {k.to_user_string() for k in job.asset_layer.asset_graph.get_all_asset_keys()
+                  if job.asset_layer.asset_graph.get(k).is_materializable}
+        assert in_job == {"bcf_return", "published_dashboard"}
 
 
 def test_resource_overrides_replace_the_environment_defaults(tmp_path):

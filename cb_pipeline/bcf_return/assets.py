@@ -11,19 +11,13 @@ import dagster as dg
 from cb_pipeline.bcf_return import render
 from cb_pipeline.lib import workbook
 from cb_pipeline.lib.dagster_assets import PipelineSettingsResource, WarehouseResource
-from cb_pipeline.lib.periods import FyQuarter, fy_quarter_partitions
+from cb_pipeline.lib.partitions import hwbs_by_quarter, return_backfill_policy, return_partitions
 from cb_pipeline.lib.retry import IO_RETRY_POLICY, permanent_errors
 
 ASSET_NAME = "bcf_return"
 # Models the return reads besides the cells mart (when they exist in dbt_like_sql).
 READS_MODELS = (render.CELLS_MODEL, render.RECONCILIATION_MODEL, render.COVERAGE_MODEL, render.DQ_RULES_MODEL,
                 render.DQ_MONTHLY_MODEL, render.XMR_MODEL)
-
-
-class BcfReturnConfig(dg.Config):
-    """Which HWBs to render; empty = every HWB with figures for the quarter."""
-
-    hwb_codes: list[str] = []
 
 
 def bcf_return_asset(ingest_keys: list[dg.AssetKey], model_names: set[str]) -> dg.AssetsDefinition:
@@ -35,35 +29,44 @@ def bcf_return_asset(ingest_keys: list[dg.AssetKey], model_names: set[str]) -> d
     @dg.asset(
         name=ASSET_NAME,
         group_name="returns",
-        partitions_def=fy_quarter_partitions(),
-        # a backfill over a range of quarters is one run: the graph upstream is built once, then
-        # every quarter of the range is rendered (context.partition_keys)
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        # one partition per HWB per quarter; a run over a range (the CLI, the nightly schedule) renders
+        # every HWB x quarter of it in one step, and a backfill is split into runs of a few dozen
+        partitions_def=return_partitions(),
+        backfill_policy=return_backfill_policy(),
         retry_policy=IO_RETRY_POLICY,  # writes files and the registry; a missing figure is not retried
         deps=deps,
         kinds={"python", "excel"},
         description=(
-            "Grain: one workbook per HWB per FY quarter (partition = quarter start date). Source: "
+            "Grain: one workbook per HWB per FY quarter (partition = HWB x quarter start date, "
+            "E06000056|2018-10-01). Source: "
             "rpt_bcf_return__cells (every value, by defined name) and the ingest ledger (provenance, data "
             "quality).\n\n"
-            "The Better Care Fund quarterly return: for every HWB with figures in rpt_bcf_return__cells for the "
-            "partition's quarter, fills templates/bcf_quarterly_return.xlsx through its defined names, adds run "
+            "The Better Care Fund quarterly return: for every partition's HWB with figures in "
+            "rpt_bcf_return__cells for the partition's quarter (an HWB without figures is skipped and listed "
+            "in the metadata), fills templates/bcf_quarterly_return.xlsx through its defined names, adds run "
             "provenance and the input deliveries' SHA-256, writes <returns dir>/<hwb>/<YYYY-YY>/Q<n>/"
             "BCF_<hwb>_<YYYY-YY>_Q<n>.xlsx atomically (an existing different file moves to superseded/; an "
             "unchanged one is not rewritten) and registers it in the warehouse table return_registry."
         ),
     )
-    def bcf_return(context: dg.AssetExecutionContext, config: BcfReturnConfig, warehouse: WarehouseResource,
+    def bcf_return(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                    settings: PipelineSettingsResource) -> dg.MaterializeResult:
-        # one partition, or every quarter of a range when a backfill runs as one run
-        quarters = [FyQuarter.parse(key) for key in context.partition_keys]
-        rendered, invalid_answers = [], []
+        # one partition, or every HWB x quarter of the run's range
+        wanted = hwbs_by_quarter(context.partition_keys)
+        quarters = list(wanted)
+        rendered, invalid_answers, no_figures = [], [], []
         with permanent_errors():
-            for quarter in quarters:
+            for quarter, hwbs in wanted.items():
+                available = set(render.hwbs_with_cells(warehouse.warehouse(), quarter))
+                skipped = [h for h in hwbs if h not in available]
+                if skipped and len(skipped) < len(hwbs):
+                    # an HWB of the lookup the feeds do not cover this quarter: nothing to return
+                    context.log.warning(f"no figures in {quarter.label} for {', '.join(skipped)}: no return for them")
+                    no_figures += [f"{h} {quarter.label}" for h in skipped]
                 try:
                     rendered += render.render_returns(
                         warehouse.warehouse(), quarter, returns_dir=settings.returns_path, template=settings.template,
-                        run_id=context.run.run_id, hwb_codes=config.hwb_codes or None,
+                        run_id=context.run.run_id, hwb_codes=[h for h in hwbs if h in available] or hwbs,
                         inputs_dir=settings.landing_path / "inputs",
                     )
                 except render.InvalidAnswers as exc:
@@ -85,6 +88,7 @@ def bcf_return_asset(ingest_keys: list[dg.AssetKey], model_names: set[str]) -> d
             "sha256": dg.MetadataValue.json({r.hwb_code if len(quarters) == 1 else f"{r.hwb_code} {r.quarter.label}": r.sha256
                                              for r in rendered}),
             "details": dg.MetadataValue.json([r.as_metadata() for r in rendered]),
+            "no_figures": ", ".join(no_figures) or "(none)",
         }
         if len(rendered) == 1:
             metadata["path"] = dg.MetadataValue.path(str(rendered[0].path))

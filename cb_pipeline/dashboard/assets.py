@@ -10,15 +10,9 @@ import dagster as dg
 
 from cb_pipeline.dashboard import figures, render
 from cb_pipeline.lib.dagster_assets import PipelineSettingsResource, WarehouseResource
-from cb_pipeline.lib.periods import FyQuarter, fy_quarter_partitions
+from cb_pipeline.lib.partitions import hwbs_by_quarter, return_backfill_policy, return_partitions
 
 ASSET_NAME = "published_dashboard"
-
-
-class PublishedDashboardConfig(dg.Config):
-    """Which HWBs to publish; empty = every HWB with dashboard figures for the quarter."""
-
-    hwb_codes: list[str] = []
 
 
 def published_dashboard_asset(model_names: set[str]) -> dg.AssetsDefinition:
@@ -28,15 +22,15 @@ def published_dashboard_asset(model_names: set[str]) -> dg.AssetsDefinition:
     @dg.asset(
         name=ASSET_NAME,
         group_name="returns",
-        partitions_def=fy_quarter_partitions(),
-        # like bcf_return: a backfill over a range of quarters is one run (context.partition_keys)
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        # the return's partitions (HWB x quarter) and backfill split
+        partitions_def=return_partitions(),
+        backfill_policy=return_backfill_policy(),
         deps=deps,
         kinds={"python", "html", "csv"},
         description=(
-            "Grain: one HTML page and one CSV per HWB per FY quarter (partition = quarter start date). Source: "
+            "Grain: one HTML page and one CSV per HWB per FY quarter (partition = HWB x quarter start date). Source: "
             "fct_place_dashboard_quarterly and the dashboard marts it reads.\n\n"
-            "The published place dashboard: for every HWB with figures in fct_place_dashboard_quarterly for the "
+            "The published place dashboard: for every partition's HWB with figures in fct_place_dashboard_quarterly for the "
             "partition's quarter, a self-contained HTML page (dashboard by locality, YTD against target, RAG, an "
             "inline SVG XmR chart per measure with its signals) and the same figures as CSV, with disclosure "
             "control (0 stays 0, 1-7 shown as *, others rounded to the nearest 5). Written beside the return as "
@@ -44,14 +38,20 @@ def published_dashboard_asset(model_names: set[str]) -> dg.AssetsDefinition:
             "superseded/ first) and registered in the warehouse table dashboard_registry for the download portal."
         ),
     )
-    def published_dashboard(context: dg.AssetExecutionContext, config: PublishedDashboardConfig,
-                            warehouse: WarehouseResource, settings: PipelineSettingsResource) -> dg.MaterializeResult:
-        # one partition, or every quarter of a range when a backfill runs as one run
-        quarters = [FyQuarter.parse(key) for key in context.partition_keys]
+    def published_dashboard(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                            settings: PipelineSettingsResource) -> dg.MaterializeResult:
+        # one partition, or every HWB x quarter of the run's range
+        wanted = hwbs_by_quarter(context.partition_keys)
+        quarters = list(wanted)
         rendered = []
-        for quarter in quarters:
+        for quarter, hwbs in wanted.items():
+            available = set(figures.hwbs_with_figures(warehouse.warehouse(), quarter))
+            skipped = [h for h in hwbs if h not in available]
+            if skipped and len(skipped) < len(hwbs):
+                context.log.warning(f"no dashboard figures in {quarter.label} for {', '.join(skipped)}: not published")
             done = render.render_dashboards(warehouse.warehouse(), quarter, returns_dir=settings.returns_path,
-                                            run_id=context.run.run_id, hwb_codes=config.hwb_codes or None)
+                                            run_id=context.run.run_id,
+                                            hwb_codes=[h for h in hwbs if h in available] or hwbs)
             for r in done:
                 for f in r.files:
                     context.log.info(f"dashboard {r.hwb_code} {quarter.label} {f.kind}: {f.action} -> {f.path}")

@@ -21,6 +21,7 @@ from pydantic import PrivateAttr
 
 from cb_pipeline.lib import sql_models
 from cb_pipeline.lib.asset_metadata import table_metadata, table_schema  # noqa: F401 (table_schema: re-export)
+from cb_pipeline.lib.partitions import quarter_of_run
 from cb_pipeline.lib.retry import IO_RETRY_POLICY, permanent_errors
 from cb_pipeline.lib.settings import DEFAULT_WAREHOUSE_URL, Settings, pseudonymisation_key
 from cb_pipeline.lib.warehouse import Warehouse
@@ -169,7 +170,7 @@ def _ingest_asset(feed: str, description: str, deps: list[dg.AssetKey]) -> dg.As
         # current rows (not superseded by a later delivery); the preview is rows per month, never rows
         metadata.update(table_metadata(warehouse.warehouse(), f"ingest_{feed}", row_count_where="_superseded_by is null"))
         # the run's quarter (unpartitioned asset in a partitioned run) decides which months coverage needs
-        checks = ingest_check_results(warehouse.warehouse(), feed, context.run.tags.get("dagster/partition"))
+        checks = ingest_check_results(warehouse.warehouse(), feed, quarter_of_run(context.run.tags))
         for line in failure_summary(checks):
             context.log.error(line)
         return dg.MaterializeResult(metadata=metadata, check_results=checks)

@@ -59,3 +59,9 @@ def load_reference(warehouse: Warehouse, reference_dir: Path) -> int:
         conn.execute(sa.text(f'create table "{TABLE}" ({body})'))
         warehouse.load_arrow(conn, TABLE, table)
     return table.num_rows
+
+
+def reference_hwb_codes(reference_dir: Path) -> list[str]:
+    """The HWBs (local authority codes) the lookup covers, sorted: the `hwb` partitions."""
+    codes = read_reference(reference_dir).column("la_code").to_pylist()
+    return sorted({c.strip() for c in codes if c and c.strip()})

@@ -10,6 +10,7 @@ import dagster as dg
 
 from cb_pipeline.lib.asset_metadata import table_metadata
 from cb_pipeline.lib.dagster_assets import REFERENCE_ASSET, PipelineSettingsResource, WarehouseResource
+from cb_pipeline.lib.partitions import register_hwbs
 from cb_pipeline.lib.retry import IO_RETRY_POLICY, permanent_errors
 
 
@@ -19,7 +20,8 @@ from cb_pipeline.lib.retry import IO_RETRY_POLICY, permanent_errors
     kinds={"python"},
     retry_policy=IO_RETRY_POLICY,  # reads a file and writes the warehouse
     description=(
-        "Grain: one row per LSOA (2011), lsoa11_code. Source: <reference dir>/lsoa_localities.csv "
+        "Grain: one row per LSOA (2011), lsoa11_code. Registers every HWB (la_code) as an `hwb` partition "
+        "of the returns and dashboards. Source: <reference dir>/lsoa_localities.csv "
         "(ONS LSOA-MSOA-LA lookup plus the place's MSOA to locality assignment).\n\n"
         "The LSOA (2011) to MSOA, local authority (HWB) and locality lookup, loaded from "
         "<reference dir>/lsoa_localities.csv into table ref_lsoa_localities. The MSOA to locality "
@@ -28,11 +30,16 @@ from cb_pipeline.lib.retry import IO_RETRY_POLICY, permanent_errors
 )
 def reference_lsoa_localities(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                               settings: PipelineSettingsResource) -> dg.MaterializeResult:
-    from cb_pipeline.reference import load_reference
+    from cb_pipeline.reference import load_reference, reference_hwb_codes
 
     with permanent_errors():
         rows = load_reference(warehouse.warehouse(), settings.reference_path)
-    context.log.info(f"{rows:,} LSOAs loaded from {settings.reference_path}")
+        hwbs = reference_hwb_codes(settings.reference_path)
+    # the lookup decides which HWBs exist: each becomes a partition of the returns and dashboards
+    added = register_hwbs(context.instance, hwbs)
+    context.log.info(f"{rows:,} LSOAs of {len(hwbs)} HWB(s) loaded from {settings.reference_path}"
+                     + (f"; new HWB partitions: {', '.join(added)}" if added else ""))
     metadata = table_metadata(warehouse.warehouse(), "ref_lsoa_localities")
-    metadata.update({"dagster/row_count": int(rows), "reference_dir": str(settings.reference_path)})
+    metadata.update({"dagster/row_count": int(rows), "reference_dir": str(settings.reference_path),
+                     "hwbs": len(hwbs), "hwb_partitions_added": ", ".join(added) or "(none)"})
     return dg.MaterializeResult(metadata=metadata)

@@ -17,6 +17,7 @@ from cb_pipeline.bcf_return import render
 from cb_pipeline.bcf_return.assets import bcf_return_asset
 from cb_pipeline.lib import workbook
 from cb_pipeline.lib.dagster_assets import PipelineSettingsResource, WarehouseResource
+from cb_pipeline.lib.partitions import ReturnPartition, register_hwbs
 from cb_pipeline.lib.periods import FyQuarter
 from cb_pipeline.lib.warehouse import Warehouse
 from cb_pipeline_tests.inputs.answers_files import complete_yaml, write_answers
@@ -128,8 +129,10 @@ def test_the_dagster_run_fails_with_the_message(tmp_path):
         "settings": PipelineSettingsResource(landing_dir=str(tmp_path / "landing"), reference_dir=str(tmp_path),
                                              returns_dir=str(tmp_path / "returns")),
     }
-    result = dg.materialize([bcf_return_asset([], set())], partition_key=Q3.start.isoformat(), resources=resources,
-                            raise_on_error=False)
+    with dg.DagsterInstance.ephemeral() as instance:
+        register_hwbs(instance, HWBS)
+        result = dg.materialize([bcf_return_asset([], set())], partition_key=ReturnPartition(Q3, HWBS[0]).key,
+                                resources=resources, instance=instance, raise_on_error=False)
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data
     text = f"{failure.error.message if failure.error else ''} {failure.user_failure_data.description}"
