@@ -21,6 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from ..settings import ConfigurationError
@@ -260,8 +261,8 @@ def _duplicate_keys(spec: FeedSpec, path: Path, header: list[str], mapping: dict
 
 def prepare_keys(spec: FeedSpec, batch: pd.DataFrame) -> pd.Series:
     na = pd.Series(pd.NA, index=batch.index, dtype="string")
-    texts = pd.DataFrame({f"_text_{spec.column(k).field}": v.clean_text(batch[k]) if k in batch else na
-                          for k in spec.key}, index=batch.index)
+    texts = pd.DataFrame({f"_text_{spec.column(k).field}": v.string_series(v.clean_text(batch[k]), batch.index)
+                          if k in batch else na for k in spec.key}, index=batch.index)
     return key_series(spec, texts)
 
 
@@ -387,10 +388,10 @@ def _load_batch(warehouse, conn, spec: FeedSpec, raw: pd.DataFrame, ctx: Context
         idx = np.flatnonzero(fatal_any)[: 10 - len(rep.first_problems)]
         rep.first_problems += [{"delivery": delivery, "row": int(raw["_row_number"].iloc[i]), "rules": fatal_ids.iloc[i]}
                                for i in idx]
-    pseudonym = v.hmac_sha256_hex(frame[nhs.field], key) if nhs is not None and key is not None else None
+    pseudonym = (v.string_series(v.hmac_sha256_hex(frame[nhs.field], key), frame.index)
+                 if nhs is not None and key is not None else None)
     if valid.any():
-        out = _valid_rows(spec, frame[valid], raw[valid], pseudonym[valid] if pseudonym is not None else None,
-                          nhs, delivery, ctx, warn_ids[valid])
+        out = _valid_rows(spec, frame, raw, pseudonym, nhs, delivery, ctx, warn_ids, valid)
         warehouse.load_arrow(conn, targets[0], out)
     if fatal_any.any():
         q = {"_delivery": delivery, "_row_number": raw["_row_number"][fatal_any].to_numpy(),
@@ -404,7 +405,10 @@ def _load_batch(warehouse, conn, spec: FeedSpec, raw: pd.DataFrame, ctx: Context
 def _joined(masks: dict[str, np.ndarray], rules, rows: np.ndarray, *, ids_only: bool) -> pd.Series:
     """Per row, the failing rules joined in rule order: ids (`a,b`) or reasons (`a: message; b: ...`)."""
     n = len(rows)
-    out = pd.Series("", index=range(n), dtype="string")
+    # Built on a numpy array of Python strings, touching only the failing rows of each rule:
+    # most rows fail nothing, and pandas' where() per rule cost more than the joining.
+    out = np.full(n, "", dtype=object)
+    sep = "," if ids_only else "; "
     seen_ids: dict[str, np.ndarray] = {}
     for name, mask in masks.items():
         rule = rules[name]
@@ -417,15 +421,17 @@ def _joined(masks: dict[str, np.ndarray], rules, rows: np.ndarray, *, ids_only: 
             add = mask
             piece = f"{rule.id}: {rule.message}"
         if add.any():
-            sep = "," if ids_only else "; "
-            out = out.where(~add, out.where(out == "", out + sep) + piece)
-    return out.mask(out == "")
+            before = out[add]
+            out[add] = np.where(before == "", piece, before + sep + piece)
+    text = pa.array(out, type=pa.large_string(), mask=out == "")
+    return v.string_series(text, pd.RangeIndex(n))
 
 
-def _valid_rows(spec, frame, raw, pseudonym, nhs, delivery, ctx, warn_ids) -> pa.Table:
-    n = len(frame)
-    data = {}
+def _valid_rows(spec, frame, raw, pseudonym, nhs, delivery, ctx, warn_ids, valid: np.ndarray) -> pa.Table:
+    """The rows of the batch where `valid`, as the arrow table of `ingest_<feed>`."""
     if spec.reshape is not None:
+        if not valid.all():
+            frame, raw, warn_ids = frame[valid], raw[valid], warn_ids[valid]
         long = spec.reshape(frame)
         rows = long.pop("_source_index").to_numpy()
         data = {name: long[name] for name, _ in spec.reshape_columns}
@@ -433,33 +439,52 @@ def _valid_rows(spec, frame, raw, pseudonym, nhs, delivery, ctx, warn_ids) -> pa
         data.update({"_delivery": delivery, "_row_number": raw["_row_number"].to_numpy()[pos], "_run_date": ctx.run_date,
                      "_warnings": warn_ids.to_numpy()[pos], "_superseded_by": None})
         return _arrow(output_columns(spec), data, len(long))
+    # Every column is converted whole and the table filtered once at the end: selecting the valid
+    # rows of the prepared frame first would copy all its columns (twice as many as are written).
+    n = len(frame)
+    data = {}
     for c in spec.columns:
         if c.kind != "nhs_number" and c.keep:
             data[c.field] = frame[c.field]
     if spec.patient_level:
+        # Row by row, so computing it on every row and filtering afterwards gives the same values.
         person, source = _person_keys(spec, frame, pseudonym, nhs)
         data["person_key"], data["person_key_source"] = person, source
-    if spec.derive is not None:
-        data.update(spec.derive(frame))
     data.update({"_delivery": delivery, "_row_number": raw["_row_number"].to_numpy(), "_run_date": ctx.run_date,
                  "_warnings": warn_ids, "_superseded_by": None})
-    return _arrow(output_columns(spec), data, n)
+    columns = output_columns(spec)
+    derived = {name for name, _ in spec.derived_columns}
+    table = _arrow([c for c in columns if c[0] not in derived], data, n)
+    if not valid.all():
+        table = table.filter(pa.array(valid))
+    if spec.derive is not None:
+        # derive() is given the valid rows only, as before.
+        extra = _arrow(list(spec.derived_columns), spec.derive(frame if valid.all() else frame[valid]), table.num_rows)
+        for name in extra.column_names:
+            table = table.append_column(name, extra.column(name))
+        table = table.select([name for name, _ in columns])
+    return table
 
 
-def _person_keys(spec: FeedSpec, frame: pd.DataFrame, pseudonym, nhs) -> tuple[pd.Series, pd.Series]:
-    person = pd.Series(pd.NA, index=frame.index, dtype="string")
-    source = pd.Series(pd.NA, index=frame.index, dtype="string")
+def _person_keys(spec: FeedSpec, frame: pd.DataFrame, pseudonym, nhs) -> tuple[pa.Array, pa.Array]:
+    """person_key and person_key_source: the pseudonym of a valid NHS number, else the fallback id."""
+    n = len(frame)
+    null = pa.scalar(None, type=pa.large_string())
+    person = pa.nulls(n, type=pa.large_string())
+    source = pa.nulls(n, type=pa.large_string())
     if nhs is not None and pseudonym is not None:
-        ok = v.nhs_number_valid(frame[nhs.field]) & frame[nhs.field].notna()
-        person = person.mask(ok, pseudonym)
-        source = source.mask(ok, "nhs_number")
+        ok = pa.array(v.nhs_number_valid(frame[nhs.field]) & frame[nhs.field].notna().to_numpy(dtype=bool))
+        person = pc.if_else(ok, v.as_arrow(pseudonym).cast(pa.large_string()), null)
+        source = pc.if_else(ok, pa.scalar("nhs_number", type=pa.large_string()), null)
     if spec.fallback_person_id:
-        fb = frame[spec.column(spec.fallback_person_id).field]
+        fb = v.as_arrow(frame[spec.column(spec.fallback_person_id).field])
         if spec.fallback_prefix_column:
-            fb = frame[spec.column(spec.fallback_prefix_column).field] + ":" + fb
-        use = person.isna() & fb.notna()
-        person = person.mask(use, fb)
-        source = source.mask(use, spec.fallback_person_source or spec.fallback_person_id.lower())
+            prefix = v.as_arrow(frame[spec.column(spec.fallback_prefix_column).field])
+            fb = pc.binary_join_element_wise(prefix, fb, pa.scalar(":", type=fb.type))  # null if either is
+        use = pc.and_(pc.is_null(person), pc.is_valid(fb))
+        person = pc.if_else(use, fb, person)
+        source = pc.if_else(use, pa.scalar(spec.fallback_person_source or spec.fallback_person_id.lower(),
+                                           type=pa.large_string()), source)
     return person, source
 
 
@@ -472,11 +497,18 @@ def _arrow(columns: list[tuple[str, str]], data: dict, n: int) -> pa.Table:
         if value is None or np.isscalar(value) or isinstance(value, (dt.date,)):
             arrays.append(pa.array([value] * n, type=typ) if value is not None else pa.nulls(n, type=typ))
             continue
+        if isinstance(value, (pa.Array, pa.ChunkedArray)):
+            arrays.append(value.cast(typ))
+            continue
         series = pd.Series(value) if not isinstance(value, pd.Series) else value
         if typ == pa.date32():
-            arr = pa.array(pd.to_datetime(series).astype("datetime64[s]"), from_pandas=True).cast(pa.date32())
+            if series.dtype != "datetime64[s]":  # prepared dates already are
+                series = pd.to_datetime(series).astype("datetime64[s]")
+            arr = pa.array(series, from_pandas=True).cast(pa.date32())
         elif typ == pa.string():
-            arr = pa.array(series.astype("string"), from_pandas=True).cast(pa.string())
+            if series.dtype != v.STRING:  # prepared text already is
+                series = series.astype("string")
+            arr = pa.array(series, from_pandas=True).cast(pa.string())
         else:
             arr = pa.array(series, from_pandas=True).cast(typ)
         arrays.append(arr)

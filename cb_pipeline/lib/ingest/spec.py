@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow  # spelt out: `pa` is pandera in this module
+import pyarrow.compute as pc
 
 from . import values as v
 
@@ -181,16 +183,19 @@ def prepare(spec: FeedSpec, raw: pd.DataFrame) -> pd.DataFrame:
     """Cleaned text and typed values for every column the delivery has (missing columns are NA)."""
     out = {}
     n = len(raw)
+    index = raw.index
     for col in spec.columns:
-        text = v.clean_text(raw[col.name]) if col.name in raw else pd.Series(pd.NA, index=raw.index, dtype="string")
-        out[f"_text_{col.field}"] = text
-        out[col.field] = _typed(col, text)
-    frame = pd.DataFrame(out, index=raw.index)
+        # Cleaned and parsed as pyarrow arrays (values.py), then wrapped once as pandas columns.
+        text = v.clean_text(raw[col.name]) if col.name in raw else pyarrow.nulls(n, type=pyarrow.large_string())
+        out[f"_text_{col.field}"] = v.string_series(text, index)
+        out[col.field] = out[f"_text_{col.field}"] if col.kind == "text" else pd.Series(_typed(col, text), index=index)
+    frame = pd.DataFrame(out, index=index)
     assert len(frame) == n
     return frame
 
 
-def _typed(col: Column, text: pd.Series) -> pd.Series:
+def _typed(col: Column, text: pyarrow.Array):
+    """The column's typed values: datetime64[s], Int64, Float64 or `string` (an array, no index)."""
     if col.kind == "datetime":
         return v.parse_datetimes(text)
     if col.kind == "date":
@@ -202,15 +207,14 @@ def _typed(col: Column, text: pd.Series) -> pd.Series:
     if col.kind == "number":
         return v.parse_numbers(text)
     if col.kind == "time":
-        return v.parse_times(text)
-    if col.kind == "code":
-        codes = v.normalise_codes(text, col.codes)
-        return codes.where(codes.isin(col.codes))
-    if col.kind in ("lsoa", "diag"):
-        return text.str.upper()
-    if col.kind == "nhs_number":
-        return v.normalise_nhs_numbers(text)
-    return text
+        text = v.parse_times(text)
+    elif col.kind == "code":
+        text = v.parse_codes(text, col.codes)
+    elif col.kind in ("lsoa", "diag"):
+        text = pc.utf8_upper(text)
+    elif col.kind == "nhs_number":
+        text = v.normalise_nhs_numbers(text)
+    return v.string_array(text)
 
 
 # ------------------------------------------------------------------ the common rules
@@ -239,11 +243,12 @@ def common_rules(spec: FeedSpec, ctx: Context) -> list[Rule]:
     rules.append(Rule(
         "key_missing", "fatal", key_names, f"the record key {key_names} is empty",
         f"give every row its {key_names}", lambda f: key_series(spec, f).notna()))
-    dups = ctx.duplicate_keys
+    # The set as a pyarrow array once, not per batch (pandas' isin converts a set value by value).
+    dups = v.value_set(ctx.duplicate_keys)
     rules.append(Rule(
         "key_duplicate_in_delivery", "fatal", key_names,
         f"the record key {key_names} appears more than once in this delivery (every copy is quarantined)",
-        "send each record once per delivery", lambda f: ~key_series(spec, f).isin(dups).fillna(False).astype(bool)))
+        "send each record once per delivery", lambda f: ~v.isin(key_series(spec, f), dups)))
     run_ts = pd.Timestamp(ctx.run_date)
     for col in spec.columns:
         if col.generic_rules:
@@ -319,11 +324,11 @@ def _column_rules(col: Column, ctx: Context, run_ts: pd.Timestamp) -> list[Rule]
                         f"{name} is not 10 digits passing the modulus 11 check; the fallback id is used",
                         f"check {name} with the supplier", lambda f, c=col: ~present(f) | v.nhs_number_valid(f[c.field])))
     elif kind == "lsoa":
-        known = ctx.known_lsoas
+        known = v.value_set(ctx.known_lsoas)
         out.append(Rule("residence_unknown", "warning", name,
                         f"{name} is missing or not in the reference lookup; the row counts for no HWB",
                         f"send the 2011 LSOA of residence in {name}",
-                        lambda f, c=col: f[c.field].isin(known).fillna(False).astype(bool)))
+                        lambda f, c=col: v.isin(f[c.field], known)))
     elif col.is_mandatory:
         out.append(Rule("value_missing", "fatal", name, f"{name} is empty", f"send {name}", present))
     return out
