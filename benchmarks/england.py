@@ -181,9 +181,12 @@ def write_markdown(path: Path, results: list[dict], info: dict) -> None:
         rows = r["rows"]
         counts = " / ".join(f"{rows.get(f, 0):,}" for f in ("hes_apc", "hes_ae", "ambulance", "social_care"))
         s = r["stages"]
+        peer_ran = r["pandas_peer_seconds"] == r["pandas_peer_seconds"]  # NaN when it failed
+        peer = (f"{r['pandas_peer_seconds']} | {r['ratio_peer_to_pipeline']}x" if peer_ran else
+                f"failed: out of memory within a {PEER_MEMORY_CAP_MB // 1000} GB cap | –")
         lines.append(f"| {r['label']} | {counts} | {r['pipeline_seconds']} | {s['ingest']} | {s['sql_models']} | "
                      f"{s['returns']} | {r['pipeline_peak_mb']:,} | {r['duckdb_scan_seconds']} | "
-                     f"{r['ratio_pipeline_to_scan']}x | {r['pandas_peer_seconds']} | {r['ratio_peer_to_pipeline']}x |")
+                     f"{r['ratio_pipeline_to_scan']}x | {peer} |")
     lines += [
         "",
         "Pipeline = `cb-pipeline run` for the last quarter of the data, cold: Dagster start-up, ingest of every",
@@ -240,7 +243,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/cb_bench"))
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--skip-quarter", action="store_true", help="skip the one HWB one quarter run")
+    parser.add_argument("--render-only", action="store_true",
+                        help="rewrite --out from <work>/results.json of the last run (nothing is measured)")
     args = parser.parse_args()
+    if args.render_only:
+        saved = json.loads((args.work / "results.json").read_text())
+        write_markdown(args.out, saved["results"], saved["machine"])
+        print(f"wrote {args.out} from {args.work / 'results.json'}")
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     results = []
     if not args.skip_quarter:
