@@ -187,7 +187,7 @@ def run_quarter(settings: Settings, quarter: FyQuarter, hwb_codes: list[str] | N
              f"reference {settings.reference_dir}, returns {settings.returns_dir}")
         result = job.execute_in_process(instance=instance, tags=tags, run_config=run_config, raise_on_error=False)
     finally:
-        if not os.environ.get("DAGSTER_HOME"):
+        if not persistent:
             instance.dispose()
     if not result.success:
         failures = result.get_step_failure_events()

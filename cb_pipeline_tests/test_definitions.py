@@ -187,17 +187,13 @@ def test_job_covers_every_asset_and_runs_in_process(defs, graph):
     assert in_job == {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
 
 
-def test_fanout_job_renders_returns_and_dashboards_on_the_multiprocess_executor():
-    from cb_pipeline.definitions import FANOUT_JOB_NAME, fanout_job
+def test_fanout_job_renders_returns_and_dashboards_on_the_multiprocess_executor(monkeypatch):
+    from cb_pipeline.definitions import FANOUT_JOB_NAME
     from cb_pipeline.lib.dagster_assets import WarehouseResource
 
+    monkeypatch.setenv("CB_FANOUT_PROCESSES", "3")
     for url, processes, tagged in (("duckdb:///x.duckdb", 1, True), ("postgresql+psycopg://u@h/db", 3, False)):
-        os.environ["CB_FANOUT_PROCESSES"] = "3"
-        try:
-            job = build_defs({"warehouse": WarehouseResource(url=url)}).resolve_job_def(FANOUT_JOB_NAME)
-        finally:
-            del os.environ["CB_FANOUT_PROCESSES"]
-        assert fanout_job(url).name == FANOUT_JOB_NAME
+        job = build_defs({"warehouse": WarehouseResource(url=url)}).resolve_job_def(FANOUT_JOB_NAME)
         assert job.executor_def.name == "multiprocess"
         assert job.executor_def.apply_config_mapping({}).value["config"]["max_concurrent"] == processes, url
         assert ("cb_pipeline/warehouse" in job.tags) is tagged, url

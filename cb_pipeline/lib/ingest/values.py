@@ -1,7 +1,7 @@
 """Vectorised value parsing shared by every feed: missing tokens, dates, ages, codes, NHS numbers.
 
 Belongs here: turning a column of delivered text into typed values (NA where it does not parse),
-without deciding whether that is fatal (the rules in rules.py decide). Does not: know any feed.
+without deciding whether that is fatal (the rules in spec.py decide). Does not: know any feed.
 Everything works on whole columns; there is no Python loop per row (except, below, for the rare
 non-ASCII values, see `fullmatch`).
 
